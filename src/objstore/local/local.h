@@ -1,0 +1,194 @@
+/* The embedded local backend: object data in sparse files, metadata in one
+ * LMDB environment per pool.
+ *
+ * Pool directory:
+ *   lbd-pool        marker (cluster uuid, pool id)
+ *   meta/           LMDB: obj, xattr, omap, snaps, snapmap, hold, cfg
+ *   data/XX/YY/ID   one file per object head or clone; ID is a random
+ *                   64-bit number in hex, XX and YY its top two bytes
+ *   locks           byte-range locks: one byte per object (a hash of its
+ *                   key) serialises the ops that change its metadata
+ *   live            byte-range locks: one byte per watch or lock held,
+ *                   proving that its holder is alive
+ *
+ * A data file is referenced by exactly one head or clone record; clone
+ * files never change.  An op that must be all or nothing writes a new file
+ * and swaps it in with one LMDB commit; a plain overwrite goes in place. */
+#ifndef LBD_OBJSTORE_LOCAL_H
+#define LBD_OBJSTORE_LOCAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "objstore/backend.h"
+#include "objstore/kvenv.h"
+#include "util/extents.h"
+#include "util/vector.h"
+
+enum {
+  LDB_OBJ,     /* ns \0 name -> object record */
+  LDB_XATTR,   /* iid(8) name -> value */
+  LDB_OMAP,    /* iid(8) key -> value */
+  LDB_SNAPS,   /* snapid(8 BE) -> state byte */
+  LDB_SNAPMAP, /* snapid(8 BE) ns \0 name -> "" : objects with a clone for it */
+  LDB_HOLD,    /* iid(8) kind ... -> holder record */
+  LDB_CFG,     /* "snap_seq", "next_iid" -> u64 */
+  LDB_COUNT
+};
+
+enum { SNAP_LIVE = 1, SNAP_REMOVING = 2 };
+
+struct local_clone {
+  uint64_t cloneid;
+  uint64_t file;
+  uint64_t size;
+  uint64_t *snaps; /* ascending */
+  size_t nsnaps;
+  struct extent_set overlap; /* identical with the next newer clone or head */
+};
+
+struct local_record {
+  uint64_t iid;     /* internal id: keys xattrs, omap and holds */
+  uint64_t version;
+  int64_t mtime_ns;
+  uint64_t snap_seq;
+  bool head_exists;
+  uint64_t head_file;
+  struct local_clone *clones; /* oldest first */
+  size_t nclones;
+};
+
+DEFINE_VECTOR(fd_vec, int);
+
+struct local_hold_ref {
+  uint64_t slot;
+  char *key;
+  size_t klen;
+};
+DEFINE_VECTOR(hold_vec, struct local_hold_ref);
+
+struct objstore_backend_pool {
+  struct kvenv *kv;
+  char *path;
+  char *ns;
+  char client[64];
+  int64_t id;
+  int data_fd;     /* data/ directory */
+  char *lock_path; /* "locks" file */
+  pthread_mutex_t mu;
+  struct fd_vec lock_fds; /* idle fds on "locks", one per op in flight */
+  int live_hold_fd;       /* holds this handle's liveness bytes */
+  int live_check_fd;      /* tests other holders' bytes */
+  struct hold_vec holds;  /* watches and locks this handle holds */
+};
+
+/* local_record.c */
+void local_record_free(struct local_record *rec);
+int local_record_decode(const void *data, size_t len, struct local_record *rec);
+/* *OUT is malloc'd. */
+int local_record_encode(const struct local_record *rec, void **out,
+                        size_t *len);
+/* Object key: ns \0 name (no trailing NUL); returns its length. */
+size_t local_obj_key(const char *ns, const char *oid, char *buf, size_t size);
+int local_record_get(MDB_txn *txn, struct objstore_backend_pool *bp,
+                     const char *key, size_t klen, struct local_record *rec);
+int local_record_put(MDB_txn *txn, struct objstore_backend_pool *bp,
+                     const char *key, size_t klen,
+                     const struct local_record *rec);
+int local_cfg_get(MDB_txn *txn, struct objstore_backend_pool *bp,
+                  const char *name, uint64_t *v);
+int local_cfg_put(MDB_txn *txn, struct objstore_backend_pool *bp,
+                  const char *name, uint64_t v);
+void local_be64(uint64_t v, unsigned char out[8]);
+uint64_t local_get_be64(const unsigned char in[8]);
+int64_t local_now_ns(void);
+
+/* local_files.c */
+#define LOCAL_FILE_PATH 32
+void local_file_path(uint64_t id, char out[LOCAL_FILE_PATH]);
+/* Create a new empty data file, locked against pool checks until closed.
+ * Returns its fd (O_RDWR) and *ID. */
+int local_file_create(struct objstore_backend_pool *bp, uint64_t *id);
+/* Open data file ID; ENOENT (no message) if it is gone. */
+int local_file_open(struct objstore_backend_pool *bp, uint64_t id, int flags);
+void local_file_unlink(struct objstore_backend_pool *bp, uint64_t id);
+/* Copy file SRC into the empty file DST, keeping holes. */
+int local_file_copy(int src, int dst);
+int local_pwrite_all(int fd, const void *buf, size_t len, uint64_t off);
+/* Data extents of FD in [OFF, OFF+LEN) clipped to SIZE, added to MAP. */
+int local_file_map(int fd, uint64_t off, uint64_t len, uint64_t size,
+                   struct extent_set *map);
+
+/* local_hold.c: per-object op locks */
+uint64_t local_obj_lock_byte(const char *key, size_t klen);
+/* Take the op lock of KEY shared (in-place data writes) or exclusive
+ * (everything that changes metadata); returns the fd to pass to unlock. */
+int local_obj_lock(struct objstore_backend_pool *bp, const char *key,
+                   size_t klen, bool exclusive);
+void local_obj_unlock(struct objstore_backend_pool *bp, int fd,
+                      const char *key, size_t klen);
+/* Drop every watch and lock record of object IID (it is being removed). */
+int local_holds_drop_object(MDB_txn *txn, struct objstore_backend_pool *bp,
+                            uint64_t iid);
+void local_holds_release_all(struct objstore_backend_pool *bp);
+
+/* local_snap.c */
+/* 1 if SNAPID is live, 0 if removed or being removed, -EINVAL (with a
+ * message) if it was never allocated. */
+int local_snap_state(MDB_txn *txn, struct objstore_backend_pool *bp,
+                     uint64_t snapid);
+
+/* Backend entry points, by file. */
+int local_pool_init(const char *path, const char *uuid, int64_t id);
+int local_pool_destroy(const char *path);
+int local_pool_open(const char *path, int64_t id, const char *ns,
+                    const char *client, struct objstore_backend_pool **out);
+void local_pool_close(struct objstore_backend_pool *bp);
+int local_flush(struct objstore_backend_pool *bp);
+int local_snap_create(struct objstore_backend_pool *bp, uint64_t *snapid);
+int local_snap_remove(struct objstore_backend_pool *bp, uint64_t snapid);
+ssize_t local_read(struct objstore_backend_pool *bp, const char *oid,
+                   uint64_t snapid, uint64_t off, size_t len, void *buf,
+                   struct extent_set *map);
+int local_stat(struct objstore_backend_pool *bp, const char *oid,
+               uint64_t snapid, struct objstore_stat *st);
+int local_list_snaps(struct objstore_backend_pool *bp, const char *oid,
+                     struct objstore_snap_set *set);
+int local_getxattr(struct objstore_backend_pool *bp, const char *oid,
+                   const char *name, void **value, size_t *len);
+int local_getxattrs(struct objstore_backend_pool *bp, const char *oid,
+                    struct objstore_kv **kvs, size_t *count);
+int local_omap_get(struct objstore_backend_pool *bp, const char *oid,
+                   const char *start_after, size_t max,
+                   struct objstore_kv **kvs, size_t *count, bool *more);
+int local_omap_get_keys(struct objstore_backend_pool *bp, const char *oid,
+                        const char *const *keys, size_t nkeys,
+                        struct objstore_kv **kvs, size_t *count);
+int local_list(struct objstore_backend_pool *bp, unsigned flags,
+               const char *after_ns, const char *after_name, size_t max,
+               struct objstore_list_entry **entries, size_t *count,
+               bool *more);
+int local_operate(struct objstore_backend_pool *bp, const char *oid,
+                  const struct objstore_write_op *op,
+                  const struct objstore_snapc *snapc, unsigned flags);
+int local_watch(struct objstore_backend_pool *bp, const char *oid,
+                const char *desc, bool rw, uint64_t *handle);
+int local_unwatch(struct objstore_backend_pool *bp, const char *oid,
+                  uint64_t handle);
+int local_list_watchers(struct objstore_backend_pool *bp, const char *oid,
+                        struct objstore_holder **holders, size_t *count);
+int local_lock(struct objstore_backend_pool *bp, const char *oid,
+               const char *name, enum objstore_lock_type type,
+               const char *cookie, const char *tag, const char *desc);
+int local_unlock(struct objstore_backend_pool *bp, const char *oid,
+                 const char *name, const char *cookie);
+int local_break_lock(struct objstore_backend_pool *bp, const char *oid,
+                     const char *name, const char *client, const char *cookie);
+int local_list_lockers(struct objstore_backend_pool *bp, const char *oid,
+                       const char *name, struct objstore_holder **holders,
+                       size_t *count);
+int local_check(struct objstore_backend_pool *bp, bool repair,
+                struct objstore_check_report *report);
+
+#endif

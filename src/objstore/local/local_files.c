@@ -1,0 +1,180 @@
+/* Data files: naming, creation, sparse copies and extent maps. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/fs.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "objstore/local/local.h"
+#include "util/error.h"
+#include "util/random.h"
+
+void local_file_path(uint64_t id, char out[LOCAL_FILE_PATH])
+{
+  snprintf(out, LOCAL_FILE_PATH, "%02x/%02x/%016" PRIx64,
+           (unsigned)(id >> 56), (unsigned)(id >> 48) & 0xff, id);
+}
+
+static int make_parents(int dirfd, const char *rel)
+{
+  char d[8];
+  memcpy(d, rel, 2);
+  d[2] = '\0';
+  if (mkdirat(dirfd, d, 0755) < 0 && errno != EEXIST)
+    return -errno;
+  memcpy(d, rel, 5);
+  d[5] = '\0';
+  if (mkdirat(dirfd, d, 0755) < 0 && errno != EEXIST)
+    return -errno;
+  return 0;
+}
+
+int local_file_create(struct objstore_backend_pool *bp, uint64_t *id)
+{
+  for (int tries = 0; tries < 100; tries++) {
+    uint64_t fid = lbd_random_u64();
+    char rel[LOCAL_FILE_PATH];
+    local_file_path(fid, rel);
+    int fd = openat(bp->data_fd, rel, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
+                    0644);
+    if (fd < 0 && errno == ENOENT) {
+      int r = make_parents(bp->data_fd, rel);
+      if (r < 0)
+        return lbd_error(r, "cannot create data directory in %s/data: %s",
+                         bp->path, strerror(-r));
+      fd = openat(bp->data_fd, rel, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
+                  0644);
+    }
+    if (fd < 0) {
+      if (errno == EEXIST)
+        continue;
+      int e = errno;
+      return lbd_error(e, "cannot create data file in %s/data: %s", bp->path,
+                       strerror(e));
+    }
+    /* The lock tells a pool check that this unreferenced file is in use.
+     * A check may have removed the file between our create and our lock:
+     * then the name no longer leads to our inode, and we try again. */
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_len = 1};
+    struct stat a, b;
+    if (fcntl(fd, F_OFD_SETLK, &fl) == 0 && fstat(fd, &a) == 0 &&
+        fstatat(bp->data_fd, rel, &b, 0) == 0 && a.st_ino == b.st_ino) {
+      *id = fid;
+      return fd;
+    }
+    close(fd);
+  }
+  return lbd_error(EIO, "cannot create a data file in %s/data", bp->path);
+}
+
+int local_file_open(struct objstore_backend_pool *bp, uint64_t id, int flags)
+{
+  char rel[LOCAL_FILE_PATH];
+  local_file_path(id, rel);
+  int fd = openat(bp->data_fd, rel, flags | O_CLOEXEC);
+  if (fd >= 0)
+    return fd;
+  if (errno == ENOENT)
+    return -ENOENT;
+  int e = errno;
+  return lbd_error(e, "cannot open data file %s/data/%s: %s", bp->path, rel,
+                   strerror(e));
+}
+
+void local_file_unlink(struct objstore_backend_pool *bp, uint64_t id)
+{
+  char rel[LOCAL_FILE_PATH];
+  local_file_path(id, rel);
+  unlinkat(bp->data_fd, rel, 0);
+}
+
+int local_pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
+{
+  const char *p = buf;
+  while (len) {
+    ssize_t n = pwrite(fd, p, len, (off_t)off);
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      int e = errno;
+      return lbd_error(e, "writing object data: %s", strerror(e));
+    }
+    p += n;
+    off += (uint64_t)n;
+    len -= (size_t)n;
+  }
+  return 0;
+}
+
+static int copy_range(int src, int dst, off_t off, off_t len)
+{
+  while (len > 0) {
+    off_t in = off, out = off;
+    ssize_t n = copy_file_range(src, &in, dst, &out, (size_t)len, 0);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0) {
+      /* Fall back to read and write (e.g. across filesystems). */
+      char buf[65536];
+      size_t want = len < (off_t)sizeof buf ? (size_t)len : sizeof buf;
+      ssize_t got = pread(src, buf, want, off);
+      if (got <= 0)
+        return lbd_error(got < 0 ? errno : EIO, "copying object data failed");
+      int r = local_pwrite_all(dst, buf, (size_t)got, (uint64_t)off);
+      if (r < 0)
+        return r;
+      n = got;
+    }
+    off += n;
+    len -= n;
+  }
+  return 0;
+}
+
+int local_file_copy(int src, int dst)
+{
+  struct stat st;
+  if (fstat(src, &st) < 0)
+    return lbd_error(errno, "copying object data: %s", strerror(errno));
+  if (ioctl(dst, FICLONE, src) == 0)
+    return 0;
+  off_t pos = 0;
+  while (pos < st.st_size) {
+    off_t data = lseek(src, pos, SEEK_DATA);
+    if (data < 0)
+      break; /* ENXIO: only a hole remains */
+    off_t hole = lseek(src, data, SEEK_HOLE);
+    if (hole < 0)
+      hole = st.st_size;
+    int r = copy_range(src, dst, data, hole - data);
+    if (r < 0)
+      return r;
+    pos = hole;
+  }
+  if (ftruncate(dst, st.st_size) < 0)
+    return lbd_error(errno, "copying object data: %s", strerror(errno));
+  return 0;
+}
+
+int local_file_map(int fd, uint64_t off, uint64_t len, uint64_t size,
+                   struct extent_set *map)
+{
+  uint64_t end = off + len < size ? off + len : size;
+  uint64_t pos = off;
+  while (pos < end) {
+    off_t data = lseek(fd, (off_t)pos, SEEK_DATA);
+    if (data < 0 || (uint64_t)data >= end)
+      break;
+    off_t hole = lseek(fd, data, SEEK_HOLE);
+    uint64_t stop = hole < 0 || (uint64_t)hole > end ? end : (uint64_t)hole;
+    int r = extent_set_add(map, (uint64_t)data, stop - (uint64_t)data);
+    if (r < 0)
+      return lbd_error(ENOMEM, "out of memory");
+    pos = stop;
+  }
+  return 0;
+}

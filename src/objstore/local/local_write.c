@@ -1,0 +1,629 @@
+/* Write ops.
+ *
+ * Two paths.  A plain write, zero or truncate of an existing object whose
+ * snapshot state needs no clone runs in place under the object's shared op
+ * lock: the data file is changed directly, and LMDB is touched only to
+ * shrink the newest clone's overlap (before the data changes, so a crash
+ * never leaves an overlap that claims equal bytes that differ).
+ *
+ * Every other op runs under the object's exclusive op lock: data steps are
+ * applied to a new data file (a sparse copy of the head, or an empty file),
+ * and one LMDB commit swaps it in together with every metadata step, the
+ * new clone and the new version.  Before the commit nothing is visible;
+ * after it, everything is.  Replaced files are unlinked after the commit (a
+ * crash in between leaves an orphan that objstore_pool_check removes). */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "objstore/local/local.h"
+#include "util/error.h"
+
+#define KEY_MAX (OBJSTORE_MAX_NS + 1 + OBJSTORE_MAX_OBJECT_NAME)
+#define ALL_BYTES ((uint64_t)INT64_MAX)
+
+static bool is_guard(enum objstore_step_type t)
+{
+  return t == STEP_ASSERT_EXISTS || t == STEP_CMP_VERSION ||
+         t == STEP_CMP_XATTR;
+}
+
+/* The single data step of an op that may run in place, or NULL. */
+static const struct objstore_step *inplace_step(const struct objstore_write_op *op)
+{
+  const struct objstore_step *data = NULL;
+  for (size_t i = 0; i < op->nsteps; i++) {
+    const struct objstore_step *s = &op->steps[i];
+    if (is_guard(s->type))
+      continue;
+    if (data || (s->type != STEP_WRITE && s->type != STEP_ZERO &&
+                 s->type != STEP_TRUNCATE))
+      return NULL;
+    data = s;
+  }
+  return data;
+}
+
+/* The value of xattr NAME as the op sees it at step I: set or removed by an
+ * earlier step, or committed.  *VAL NULL with *LEN 0 means absent. */
+static int xattr_at(MDB_txn *txn, struct objstore_backend_pool *bp,
+                    const struct local_record *rec, bool exists,
+                    const struct objstore_write_op *op, size_t i,
+                    const char *name, const void **val, size_t *len)
+{
+  *val = NULL;
+  *len = 0;
+  if (!exists)
+    return 0;
+  while (i-- > 0) {
+    const struct objstore_step *s = &op->steps[i];
+    if ((s->type == STEP_SETXATTR || s->type == STEP_RMXATTR) &&
+        strcmp(s->name, name) == 0) {
+      *val = s->type == STEP_SETXATTR ? s->value : NULL;
+      *len = s->type == STEP_SETXATTR ? s->vlen : 0;
+      return 0;
+    }
+    if (s->type == STEP_REMOVE)
+      return 0;
+  }
+  if (!rec || !rec->head_exists)
+    return 0;
+  unsigned char key[8 + OBJSTORE_MAX_XATTR_NAME];
+  size_t nl = strlen(name);
+  local_be64(rec->iid, key);
+  memcpy(key + 8, name, nl);
+  MDB_val v;
+  int r = kv_get(txn, bp->kv->dbi[LDB_XATTR], key, 8 + nl, &v);
+  if (r == 0) {
+    *val = v.mv_data;
+    *len = v.mv_size;
+  }
+  return r == -ENOENT ? 0 : r;
+}
+
+static int check_guard(MDB_txn *txn, struct objstore_backend_pool *bp,
+                       const char *oid, const struct local_record *rec,
+                       bool exists, const struct objstore_write_op *op,
+                       size_t i)
+{
+  const struct objstore_step *s = &op->steps[i];
+  uint64_t version = rec ? rec->version : 0;
+  switch (s->type) {
+  case STEP_ASSERT_EXISTS:
+    if (!exists)
+      return lbd_error(ENOENT, "object %s does not exist", oid);
+    return 0;
+  case STEP_CMP_VERSION:
+    if (!objstore_cmp_u64(s->cmp, version, s->version))
+      return lbd_error(ECANCELED, "object %s: version %" PRIu64 " %s %" PRIu64
+                       " is false", oid, version, objstore_cmp_name(s->cmp),
+                       s->version);
+    return 0;
+  case STEP_CMP_XATTR: {
+    const void *val;
+    size_t len;
+    int r = xattr_at(txn, bp, rec, exists, op, i, s->name, &val, &len);
+    if (r < 0)
+      return r;
+    if (!objstore_cmp_bytes(s->cmp, val, len, s->value, s->vlen))
+      return lbd_error(ECANCELED, "object %s: xattr %s comparison (%s) failed",
+                       oid, s->name, objstore_cmp_name(s->cmp));
+    return 0;
+  }
+  default:
+    return 0;
+  }
+}
+
+static int punch(int fd, uint64_t off, uint64_t len, uint64_t size)
+{
+  if (off >= size)
+    return 0;
+  if (len > size - off)
+    len = size - off;
+  if (len == 0 ||
+      fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off,
+                (off_t)len) == 0)
+    return 0;
+  if (errno != EOPNOTSUPP)
+    return lbd_error(errno, "zeroing object data: %s", strerror(errno));
+  static const char zeros[65536];
+  while (len) { /* no hole punching here: write zeroes */
+    size_t n = len < sizeof zeros ? (size_t)len : sizeof zeros;
+    int r = local_pwrite_all(fd, zeros, n, off);
+    if (r < 0)
+      return r;
+    off += n;
+    len -= n;
+  }
+  return 0;
+}
+
+static int apply_data_step(int fd, const struct objstore_step *s,
+                           uint64_t size)
+{
+  switch (s->type) {
+  case STEP_WRITE:
+    return local_pwrite_all(fd, s->data, s->len, s->off);
+  case STEP_ZERO:
+    return punch(fd, s->off, s->len, size);
+  case STEP_TRUNCATE:
+    if (ftruncate(fd, (off_t)s->off) < 0)
+      return lbd_error(errno, "truncating object: %s", strerror(errno));
+    return 0;
+  default:
+    return 0;
+  }
+}
+
+/* The range of the old data that step S changes, given the size. */
+static void step_range(const struct objstore_step *s, uint64_t size,
+                       uint64_t *off, uint64_t *len)
+{
+  switch (s->type) {
+  case STEP_WRITE:
+  case STEP_ZERO:
+    *off = s->off;
+    *len = s->len;
+    break;
+  case STEP_TRUNCATE:
+    *off = s->off < size ? s->off : size;
+    *len = (s->off < size ? size : s->off) - *off;
+    break;
+  default:
+    *off = 0;
+    *len = ALL_BYTES;
+  }
+}
+
+/* Shrink the newest clone's overlap by [OFF, OFF+LEN) if the record still
+ * names HEAD_FILE; -EAGAIN if it changed. */
+static int shrink_overlap(struct objstore_backend_pool *bp, const char *key,
+                          size_t klen, uint64_t head_file, uint64_t off,
+                          uint64_t len)
+{
+  MDB_txn *txn;
+  struct local_record rec = {0};
+  int r = kvenv_begin(bp->kv, true, &txn);
+  if (r < 0)
+    return r;
+  r = local_record_get(txn, bp, key, klen, &rec);
+  if (r == 0 && (!rec.head_exists || rec.head_file != head_file))
+    r = -EAGAIN;
+  if (r == 0 && rec.nclones) {
+    r = extent_set_subtract(&rec.clones[rec.nclones - 1].overlap, off, len);
+    if (r == 0)
+      r = local_record_put(txn, bp, key, klen, &rec);
+  }
+  if (r == 0)
+    r = kvenv_commit(txn);
+  else
+    mdb_txn_abort(txn);
+  local_record_free(&rec);
+  return r == -ENOENT ? -EAGAIN : r;
+}
+
+/* The fast path; -EAGAIN when the op needs the full one. */
+static int run_in_place(struct objstore_backend_pool *bp, const char *oid,
+                        const char *key, size_t klen,
+                        const struct objstore_write_op *op,
+                        const struct objstore_step *data,
+                        const struct objstore_snapc *snapc)
+{
+  MDB_txn *txn;
+  struct local_record rec;
+  int r = kvenv_begin(bp->kv, false, &txn);
+  if (r < 0)
+    return r;
+  r = local_record_get(txn, bp, key, klen, &rec);
+  if (r < 0) {
+    mdb_txn_abort(txn);
+    return r == -ENOENT ? -EAGAIN : r;
+  }
+  if (!rec.head_exists || (snapc && snapc->seq > rec.snap_seq))
+    r = -EAGAIN;
+  for (size_t i = 0; r == 0 && i < op->nsteps; i++)
+    r = check_guard(txn, bp, oid, &rec, true, op, i);
+  int fd = r == 0 ? local_file_open(bp, rec.head_file, O_RDWR) : r;
+  mdb_txn_abort(txn);
+  if (fd < 0) {
+    local_record_free(&rec);
+    return fd == -ENOENT && r == 0 ? -EAGAIN : fd;
+  }
+  struct stat st;
+  uint64_t off, len;
+  if (fstat(fd, &st) < 0)
+    r = lbd_error(errno, "object %s: %s", oid, strerror(errno));
+  step_range(data, (uint64_t)st.st_size, &off, &len);
+  if (r == 0 && rec.nclones &&
+      extent_set_intersects(&rec.clones[rec.nclones - 1].overlap, off, len))
+    r = shrink_overlap(bp, key, klen, rec.head_file, off, len);
+  if (r == 0 && (r = apply_data_step(fd, data, (uint64_t)st.st_size)) < 0)
+    lbd_error_prefix(r, "object %s", oid);
+  close(fd);
+  local_record_free(&rec);
+  return r;
+}
+
+/* ---- the all-or-nothing path --------------------------------------------- */
+
+struct work {
+  const struct local_record *rec; /* NULL if the object has no record */
+  bool exists;       /* as the op sees it so far */
+  bool removed;      /* the old head's data and metadata are gone */
+  int fd;            /* new head data file, or -1 */
+  uint64_t file;
+  int old_fd;        /* the old head's data file, or -1 */
+  uint64_t old_size;
+  struct extent_set dirty; /* ranges of the old head that changed */
+};
+
+static int work_new_file(struct objstore_backend_pool *bp, struct work *w,
+                         bool seed)
+{
+  if (w->fd >= 0)
+    return 0;
+  int fd = local_file_create(bp, &w->file);
+  if (fd < 0)
+    return fd;
+  w->fd = fd;
+  if (seed && w->exists && !w->removed && w->old_fd >= 0) {
+    int r = local_file_copy(w->old_fd, fd);
+    if (r < 0)
+      return r;
+  }
+  w->exists = true;
+  return 0;
+}
+
+static void work_drop_file(struct objstore_backend_pool *bp, struct work *w)
+{
+  if (w->fd < 0)
+    return;
+  close(w->fd);
+  local_file_unlink(bp, w->file);
+  w->fd = -1;
+}
+
+static uint64_t work_size(const struct work *w)
+{
+  struct stat st;
+  if (w->fd >= 0 && fstat(w->fd, &st) == 0)
+    return (uint64_t)st.st_size;
+  return w->exists && !w->removed ? w->old_size : 0;
+}
+
+/* Pass one: guards, and every data step applied to a new file. */
+static int work_data(MDB_txn *txn, struct objstore_backend_pool *bp,
+                     const char *oid, const struct objstore_write_op *op,
+                     struct work *w)
+{
+  for (size_t i = 0; i < op->nsteps; i++) {
+    const struct objstore_step *s = &op->steps[i];
+    uint64_t size = work_size(w), off, len;
+    int r = 0;
+    switch (s->type) {
+    case STEP_ASSERT_EXISTS:
+    case STEP_CMP_VERSION:
+    case STEP_CMP_XATTR:
+      r = check_guard(txn, bp, oid, w->rec, w->exists, op, i);
+      break;
+    case STEP_CREATE:
+      if (w->exists && s->exclusive)
+        r = lbd_error(EEXIST, "object %s exists", oid);
+      else if (!w->exists)
+        r = work_new_file(bp, w, false);
+      break;
+    case STEP_REMOVE:
+      if (!w->exists)
+        r = lbd_error(ENOENT, "object %s does not exist", oid);
+      work_drop_file(bp, w);
+      w->exists = false;
+      w->removed = true;
+      extent_set_add(&w->dirty, 0, ALL_BYTES);
+      break;
+    case STEP_WRITE_FULL:
+      if (w->fd >= 0 && ftruncate(w->fd, 0) < 0)
+        r = lbd_error(errno, "object %s: %s", oid, strerror(errno));
+      if (r == 0)
+        r = work_new_file(bp, w, false);
+      if (r == 0)
+        r = local_pwrite_all(w->fd, s->data, s->len, 0);
+      if (r == 0 && ftruncate(w->fd, (off_t)s->len) < 0)
+        r = lbd_error(errno, "object %s: %s", oid, strerror(errno));
+      extent_set_add(&w->dirty, 0, ALL_BYTES);
+      break;
+    case STEP_ZERO:
+      if (!w->exists)
+        break;
+      /* fall through */
+    case STEP_WRITE:
+    case STEP_TRUNCATE:
+      if ((r = work_new_file(bp, w, true)) < 0)
+        break;
+      step_range(s, size, &off, &len);
+      extent_set_add(&w->dirty, off, len);
+      r = apply_data_step(w->fd, s, size);
+      break;
+    default: /* metadata steps create a missing object */
+      if (!w->exists)
+        r = work_new_file(bp, w, false);
+      break;
+    }
+    if (r < 0)
+      return r;
+  }
+  return 0;
+}
+
+/* Snaps of SNAPC that a clone of the current head must serve: those newer
+ * than the object's last write and still live, oldest first. */
+static int clone_snaps(MDB_txn *txn, struct objstore_backend_pool *bp,
+                       const struct objstore_snapc *snapc, uint64_t seq,
+                       uint64_t **out, size_t *n)
+{
+  *out = NULL;
+  *n = 0;
+  for (size_t i = snapc->nsnaps; i-- > 0;) {
+    if (snapc->snaps[i] <= seq)
+      continue;
+    int live = local_snap_state(txn, bp, snapc->snaps[i]);
+    if (live < 0) {
+      free(*out);
+      return live;
+    }
+    if (!live)
+      continue;
+    uint64_t *p = realloc(*out, (*n + 1) * sizeof *p);
+    if (!p) {
+      free(*out);
+      return lbd_error(ENOMEM, "out of memory");
+    }
+    *out = p;
+    p[(*n)++] = snapc->snaps[i];
+  }
+  return 0;
+}
+
+static int add_clone(MDB_txn *txn, struct objstore_backend_pool *bp,
+                     const char *key, size_t klen, struct local_record *rec,
+                     const struct work *w, uint64_t *snaps, size_t nsnaps)
+{
+  struct local_clone *c = realloc(rec->clones, (rec->nclones + 1) * sizeof *c);
+  if (!c) {
+    free(snaps);
+    return lbd_error(ENOMEM, "out of memory");
+  }
+  rec->clones = c;
+  c = &rec->clones[rec->nclones++];
+  memset(c, 0, sizeof *c);
+  c->cloneid = snaps[nsnaps - 1];
+  c->file = rec->head_file;
+  c->size = w->old_size;
+  c->snaps = snaps;
+  c->nsnaps = nsnaps;
+  int r = extent_set_add(&c->overlap, 0, w->old_size);
+  for (size_t i = 0; r == 0 && i < w->dirty.n; i++)
+    r = extent_set_subtract(&c->overlap, w->dirty.ext[i].off,
+                            w->dirty.ext[i].len);
+  for (size_t i = 0; r == 0 && i < nsnaps; i++) {
+    unsigned char mk[8 + KEY_MAX];
+    local_be64(snaps[i], mk);
+    memcpy(mk + 8, key, klen);
+    r = kv_put(txn, bp->kv->dbi[LDB_SNAPMAP], mk, 8 + klen, "", 0);
+  }
+  return r;
+}
+
+/* Apply the metadata steps, in order, to object IID. */
+static int work_meta(MDB_txn *txn, struct objstore_backend_pool *bp,
+                     const struct objstore_write_op *op, uint64_t iid,
+                     bool *changed)
+{
+  unsigned char prefix[8];
+  local_be64(iid, prefix);
+  for (size_t i = 0; i < op->nsteps; i++) {
+    const struct objstore_step *s = &op->steps[i];
+    unsigned char key[8 + OBJSTORE_MAX_OMAP_KEY];
+    size_t kl = s->name ? strlen(s->name) : 0;
+    memcpy(key, prefix, 8);
+    if (kl)
+      memcpy(key + 8, s->name, kl);
+    int r = 0;
+    switch (s->type) {
+    case STEP_REMOVE:
+      if ((r = kv_del_prefix(txn, bp->kv->dbi[LDB_XATTR], prefix, 8)) == 0 &&
+          (r = kv_del_prefix(txn, bp->kv->dbi[LDB_OMAP], prefix, 8)) == 0)
+        r = local_holds_drop_object(txn, bp, iid);
+      break;
+    case STEP_SETXATTR:
+      r = kv_put(txn, bp->kv->dbi[LDB_XATTR], key, 8 + kl, s->value, s->vlen);
+      break;
+    case STEP_RMXATTR:
+      r = kv_del(txn, bp->kv->dbi[LDB_XATTR], key, 8 + kl);
+      break;
+    case STEP_OMAP_SET:
+      r = kv_put(txn, bp->kv->dbi[LDB_OMAP], key, 8 + kl, s->value, s->vlen);
+      break;
+    case STEP_OMAP_RM:
+      r = kv_del(txn, bp->kv->dbi[LDB_OMAP], key, 8 + kl);
+      break;
+    case STEP_OMAP_CLEAR:
+      r = kv_del_prefix(txn, bp->kv->dbi[LDB_OMAP], prefix, 8);
+      break;
+    default:
+      continue;
+    }
+    if (r < 0 && r != -ENOENT)
+      return r;
+    *changed = true;
+  }
+  return 0;
+}
+
+/* Pass two: one LMDB transaction makes the op visible. *UNLINK_OLD tells
+ * whether the old head file is no longer referenced. */
+static int work_commit(struct objstore_backend_pool *bp, const char *oid,
+                       const char *key, size_t klen,
+                       const struct objstore_write_op *op,
+                       const struct objstore_snapc *snapc, struct work *w,
+                       bool *unlink_old)
+{
+  MDB_txn *txn;
+  struct local_record rec = {0};
+  bool had_record = w->rec != NULL;
+  int r = kvenv_begin(bp->kv, true, &txn);
+  if (r < 0)
+    return r;
+  if (had_record) {
+    r = local_record_get(txn, bp, key, klen, &rec);
+    if (r == 0 && (rec.version != w->rec->version ||
+                   rec.head_file != w->rec->head_file))
+      r = -EAGAIN; /* cannot happen under the op lock; start over if it does */
+  } else if (kv_get(txn, bp->kv->dbi[LDB_OBJ], key, klen, &(MDB_val){0}) == 0) {
+    r = -EAGAIN;
+  }
+  bool old_head = had_record && rec.head_exists;
+  bool data_touched = w->fd >= 0 || w->removed;
+  bool changed = data_touched;
+  uint64_t pool_version = 0;
+  if (r == 0 && !had_record) {
+    uint64_t next;
+    if ((r = local_cfg_get(txn, bp, "next_iid", &next)) == 0 &&
+        (r = local_cfg_put(txn, bp, "next_iid", next + 1)) == 0) {
+      rec.iid = next + 1;
+      rec.snap_seq = snapc ? snapc->seq : 0;
+    }
+  }
+  if (r == 0 && old_head && data_touched && snapc && snapc->seq > rec.snap_seq) {
+    uint64_t *snaps;
+    size_t n;
+    r = clone_snaps(txn, bp, snapc, rec.snap_seq, &snaps, &n);
+    if (r == 0 && n) {
+      r = add_clone(txn, bp, key, klen, &rec, w, snaps, n);
+      old_head = false; /* its file now belongs to the clone */
+    }
+  } else if (r == 0 && old_head && data_touched && rec.nclones) {
+    struct local_clone *c = &rec.clones[rec.nclones - 1];
+    for (size_t i = 0; r == 0 && i < w->dirty.n; i++)
+      r = extent_set_subtract(&c->overlap, w->dirty.ext[i].off,
+                              w->dirty.ext[i].len);
+  }
+  if (r == 0 && data_touched && snapc && snapc->seq > rec.snap_seq)
+    rec.snap_seq = snapc->seq;
+  if (r == 0)
+    r = work_meta(txn, bp, op, rec.iid, &changed);
+  if (r == 0 && !changed && !(w->exists && !had_record)) {
+    mdb_txn_abort(txn); /* nothing to do, e.g. zero of a missing object */
+    local_record_free(&rec);
+    *unlink_old = false;
+    return 0;
+  }
+  if (r == 0 && (r = local_cfg_get(txn, bp, "version", &pool_version)) == 0)
+    r = local_cfg_put(txn, bp, "version", ++pool_version);
+  if (r == 0) {
+    rec.version = pool_version;
+    rec.mtime_ns = local_now_ns();
+    rec.head_exists = w->exists;
+    if (w->exists && w->fd >= 0)
+      rec.head_file = w->file;
+    else if (!w->exists)
+      rec.head_file = 0;
+    if (!rec.head_exists && rec.nclones == 0)
+      r = kv_del(txn, bp->kv->dbi[LDB_OBJ], key, klen);
+    else
+      r = local_record_put(txn, bp, key, klen, &rec);
+  }
+  if (r == 0)
+    r = kvenv_commit(txn);
+  else
+    mdb_txn_abort(txn);
+  *unlink_old = r == 0 && old_head && data_touched;
+  local_record_free(&rec);
+  if (r < 0 && r != -EAGAIN)
+    lbd_error_prefix(r, "object %s", oid);
+  return r;
+}
+
+static int run_full(struct objstore_backend_pool *bp, const char *oid,
+                    const char *key, size_t klen,
+                    const struct objstore_write_op *op,
+                    const struct objstore_snapc *snapc)
+{
+  MDB_txn *txn;
+  struct local_record rec;
+  struct work w = {.fd = -1, .old_fd = -1};
+  int r = kvenv_begin(bp->kv, false, &txn);
+  if (r < 0)
+    return r;
+  r = local_record_get(txn, bp, key, klen, &rec);
+  if (r == 0) {
+    w.rec = &rec;
+    w.exists = rec.head_exists;
+  } else if (r == -ENOENT) {
+    r = 0;
+  }
+  if (r == 0 && w.exists) {
+    w.old_fd = local_file_open(bp, rec.head_file, O_RDONLY);
+    struct stat st;
+    if (w.old_fd < 0)
+      r = w.old_fd == -ENOENT
+              ? lbd_error(EIO, "object %s: its data file is missing", oid)
+              : w.old_fd;
+    else if (fstat(w.old_fd, &st) < 0)
+      r = lbd_error(errno, "object %s: %s", oid, strerror(errno));
+    else
+      w.old_size = (uint64_t)st.st_size;
+  }
+  if (r == 0)
+    r = work_data(txn, bp, oid, op, &w);
+  mdb_txn_abort(txn);
+  bool unlink_old = false;
+  if (r == 0)
+    r = work_commit(bp, oid, key, klen, op, snapc, &w, &unlink_old);
+  if (r < 0)
+    work_drop_file(bp, &w);
+  else if (w.fd >= 0)
+    close(w.fd); /* after the commit: this releases the creation lock */
+  if (w.old_fd >= 0)
+    close(w.old_fd);
+  if (unlink_old)
+    local_file_unlink(bp, rec.head_file);
+  if (w.rec)
+    local_record_free(&rec);
+  extent_set_free(&w.dirty);
+  return r;
+}
+
+int local_operate(struct objstore_backend_pool *bp, const char *oid,
+                  const struct objstore_write_op *op,
+                  const struct objstore_snapc *snapc, unsigned flags)
+{
+  char key[KEY_MAX + 1];
+  size_t klen = local_obj_key(bp->ns, oid, key, sizeof key);
+  const struct objstore_step *data = inplace_step(op);
+  int r = -EAGAIN;
+  if (data) {
+    int lfd = local_obj_lock(bp, key, klen, false);
+    if (lfd < 0)
+      return lfd;
+    r = run_in_place(bp, oid, key, klen, op, data, snapc);
+    local_obj_unlock(bp, lfd, key, klen);
+  }
+  for (int attempt = 0; r == -EAGAIN && attempt < 10; attempt++) {
+    int lfd = local_obj_lock(bp, key, klen, true);
+    if (lfd < 0)
+      return lfd;
+    r = run_full(bp, oid, key, klen, op, snapc);
+    local_obj_unlock(bp, lfd, key, klen);
+  }
+  if (r == -EAGAIN)
+    r = lbd_error(EAGAIN, "object %s keeps changing: retry", oid);
+  if (r == 0 && (flags & OBJSTORE_OP_FUA))
+    r = local_flush(bp);
+  return r;
+}
