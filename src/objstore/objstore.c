@@ -119,8 +119,11 @@ static int check_name(const char *what, const char *name, size_t max,
   return 0;
 }
 
+/* Every object call starts here: it also clears the message of an earlier
+ * call, so that a message never outlives its error. */
 static int check_oid(const char *oid)
 {
+  lbd_error_clear();
   return check_name("object name", oid, OBJSTORE_MAX_OBJECT_NAME, false);
 }
 

@@ -208,6 +208,7 @@ bool objstore_cmp_bytes(enum objstore_cmp cmp, const void *a, size_t alen,
   int c = n ? memcmp(a, b, n) : 0;
   if (c == 0)
     c = alen < blen ? -1 : alen > blen ? 1 : 0;
+  c = c < 0 ? -1 : c > 0;
   /* Map the ordering onto u64 comparison of (c+1) against 1. */
   return objstore_cmp_u64(cmp, (uint64_t)(c + 1), 1);
 }

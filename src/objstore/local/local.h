@@ -134,7 +134,7 @@ int local_holds_drop_object(MDB_txn *txn, struct objstore_backend_pool *bp,
 void local_holds_release_all(struct objstore_backend_pool *bp);
 
 /* local_snap.c */
-/* 1 if SNAPID is live, 0 if removed or being removed, -EINVAL (with a
+/* 1 if SNAPID is live, 0 if removed or being removed, -ENOENT (with a
  * message) if it was never allocated. */
 int local_snap_state(MDB_txn *txn, struct objstore_backend_pool *bp,
                      uint64_t snapid);

@@ -55,8 +55,8 @@ int local_pool_init(const char *path, const char *uuid, int64_t id)
     have[n] = '\0';
     fclose(f);
     if (strcmp(have, want) != 0)
-      return lbd_error(EEXIST, "directory %s already holds another lbd pool",
-                       path);
+      return lbd_error(ENOTEMPTY, "directory %s already holds another lbd "
+                       "pool: give a new or empty directory", path);
   } else {
     DIR *d = opendir(path);
     if (!d)

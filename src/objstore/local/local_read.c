@@ -194,7 +194,7 @@ int local_list_snaps(struct objstore_backend_pool *bp, const char *oid,
   char key[KEY_MAX + 1];
   size_t klen = local_obj_key(bp->ns, oid, key, sizeof key);
   MDB_txn *txn;
-  struct local_record rec;
+  struct local_record rec = {0};
   memset(set, 0, sizeof *set);
   int r = kvenv_begin(bp->kv, false, &txn);
   if (r < 0)
@@ -236,7 +236,7 @@ static int begin_object(struct objstore_backend_pool *bp, const char *oid,
 {
   char key[KEY_MAX + 1];
   size_t klen = local_obj_key(bp->ns, oid, key, sizeof key);
-  struct local_record rec;
+  struct local_record rec = {0};
   int r = kvenv_begin(bp->kv, false, txn);
   if (r < 0)
     return r;

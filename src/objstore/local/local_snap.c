@@ -28,8 +28,8 @@ int local_snap_state(MDB_txn *txn, struct objstore_backend_pool *bp,
     return r;
   if (snapid <= seq)
     return 0;
-  return lbd_error(EINVAL, "snap id %" PRIu64 " was never allocated in this "
-                   "pool (newest is %" PRIu64 ")", snapid, seq);
+  return lbd_error(ENOENT, "snap id %" PRIu64 " does not exist: it was never "
+                   "allocated in this pool (newest is %" PRIu64 ")", snapid, seq);
 }
 
 static int set_state(MDB_txn *txn, struct objstore_backend_pool *bp,

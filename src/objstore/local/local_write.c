@@ -26,26 +26,16 @@
 #define KEY_MAX (OBJSTORE_MAX_NS + 1 + OBJSTORE_MAX_OBJECT_NAME)
 #define ALL_BYTES ((uint64_t)INT64_MAX)
 
-static bool is_guard(enum objstore_step_type t)
-{
-  return t == STEP_ASSERT_EXISTS || t == STEP_CMP_VERSION ||
-         t == STEP_CMP_XATTR;
-}
-
-/* The single data step of an op that may run in place, or NULL. */
+/* The step of a one-step op that may run in place, or NULL. */
 static const struct objstore_step *inplace_step(const struct objstore_write_op *op)
 {
-  const struct objstore_step *data = NULL;
-  for (size_t i = 0; i < op->nsteps; i++) {
-    const struct objstore_step *s = &op->steps[i];
-    if (is_guard(s->type))
-      continue;
-    if (data || (s->type != STEP_WRITE && s->type != STEP_ZERO &&
-                 s->type != STEP_TRUNCATE))
-      return NULL;
-    data = s;
-  }
-  return data;
+  if (op->nsteps != 1)
+    return NULL;
+  const struct objstore_step *s = &op->steps[0];
+  if (s->type != STEP_WRITE && s->type != STEP_ZERO &&
+      s->type != STEP_TRUNCATE)
+    return NULL;
+  return s;
 }
 
 /* The value of xattr NAME as the op sees it at step I: set or removed by an
@@ -180,11 +170,12 @@ static void step_range(const struct objstore_step *s, uint64_t size,
   }
 }
 
-/* Shrink the newest clone's overlap by [OFF, OFF+LEN) if the record still
- * names HEAD_FILE; -EAGAIN if it changed. */
-static int shrink_overlap(struct objstore_backend_pool *bp, const char *key,
-                          size_t klen, uint64_t head_file, uint64_t off,
-                          uint64_t len)
+/* Before an in-place change of [OFF, OFF+LEN): shrink the newest clone's
+ * overlap by it and, with BUMP, give the object a new version; -EAGAIN if
+ * the record no longer names HEAD_FILE. */
+static int inplace_meta(struct objstore_backend_pool *bp, const char *key,
+                        size_t klen, uint64_t head_file, uint64_t off,
+                        uint64_t len, bool bump)
 {
   MDB_txn *txn;
   struct local_record rec = {0};
@@ -194,11 +185,16 @@ static int shrink_overlap(struct objstore_backend_pool *bp, const char *key,
   r = local_record_get(txn, bp, key, klen, &rec);
   if (r == 0 && (!rec.head_exists || rec.head_file != head_file))
     r = -EAGAIN;
-  if (r == 0 && rec.nclones) {
+  if (r == 0 && rec.nclones)
     r = extent_set_subtract(&rec.clones[rec.nclones - 1].overlap, off, len);
-    if (r == 0)
-      r = local_record_put(txn, bp, key, klen, &rec);
+  uint64_t version;
+  if (r == 0 && bump && (r = local_cfg_get(txn, bp, "version", &version)) == 0 &&
+      (r = local_cfg_put(txn, bp, "version", ++version)) == 0) {
+    rec.version = version;
+    rec.mtime_ns = local_now_ns();
   }
+  if (r == 0)
+    r = local_record_put(txn, bp, key, klen, &rec);
   if (r == 0)
     r = kvenv_commit(txn);
   else
@@ -226,8 +222,6 @@ static int run_in_place(struct objstore_backend_pool *bp, const char *oid,
   }
   if (!rec.head_exists || (snapc && snapc->seq > rec.snap_seq))
     r = -EAGAIN;
-  for (size_t i = 0; r == 0 && i < op->nsteps; i++)
-    r = check_guard(txn, bp, oid, &rec, true, op, i);
   int fd = r == 0 ? local_file_open(bp, rec.head_file, O_RDWR) : r;
   mdb_txn_abort(txn);
   if (fd < 0) {
@@ -239,9 +233,11 @@ static int run_in_place(struct objstore_backend_pool *bp, const char *oid,
   if (fstat(fd, &st) < 0)
     r = lbd_error(errno, "object %s: %s", oid, strerror(errno));
   step_range(data, (uint64_t)st.st_size, &off, &len);
-  if (r == 0 && rec.nclones &&
-      extent_set_intersects(&rec.clones[rec.nclones - 1].overlap, off, len))
-    r = shrink_overlap(bp, key, klen, rec.head_file, off, len);
+  bool bump = data->type == STEP_TRUNCATE;
+  if (r == 0 && (bump || (rec.nclones &&
+                          extent_set_intersects(
+                              &rec.clones[rec.nclones - 1].overlap, off, len))))
+    r = inplace_meta(bp, key, klen, rec.head_file, off, len, bump);
   if (r == 0 && (r = apply_data_step(fd, data, (uint64_t)st.st_size)) < 0)
     lbd_error_prefix(r, "object %s", oid);
   close(fd);
@@ -487,6 +483,11 @@ static int work_commit(struct objstore_backend_pool *bp, const char *oid,
   } else if (kv_get(txn, bp->kv->dbi[LDB_OBJ], key, klen, &(MDB_val){0}) == 0) {
     r = -EAGAIN;
   }
+  if (r == 0 && !had_record && !w->exists) {
+    mdb_txn_abort(txn); /* e.g. create then remove: nothing to commit */
+    *unlink_old = false;
+    return 0;
+  }
   bool old_head = had_record && rec.head_exists;
   bool data_touched = w->fd >= 0 || w->removed;
   bool changed = data_touched;
@@ -567,6 +568,13 @@ static int run_full(struct objstore_backend_pool *bp, const char *oid,
   } else if (r == -ENOENT) {
     r = 0;
   }
+  uint64_t pool_seq = 0;
+  if (r == 0 && snapc && snapc->seq > (w.rec ? rec.snap_seq : 0) &&
+      (r = local_cfg_get(txn, bp, "snap_seq", &pool_seq)) == 0 &&
+      snapc->seq > pool_seq)
+    r = lbd_error(EINVAL, "snap context seq %" PRIu64 " is newer than every "
+                  "snap id allocated in this pool (newest is %" PRIu64 ")",
+                  snapc->seq, pool_seq);
   if (r == 0 && w.exists) {
     w.old_fd = local_file_open(bp, rec.head_file, O_RDONLY);
     struct stat st;
