@@ -22,7 +22,7 @@ static int cmp_u64(const void *a, const void *b)
 
 static bool contains(const struct u64_vec *v, uint64_t id)
 {
-  return bsearch(&id, v->ptr, v->len, sizeof id, cmp_u64) != NULL;
+  return v->len && bsearch(&id, v->ptr, v->len, sizeof id, cmp_u64) != NULL;
 }
 
 /* Every data file id that a record names, sorted. */
@@ -58,7 +58,7 @@ static int referenced_files(struct objstore_backend_pool *bp,
   mdb_txn_abort(txn);
   if (r == 0 && rc != MDB_NOTFOUND)
     r = kvenv_error(rc, "reading object records");
-  if (r == 0)
+  if (r == 0 && ids->len > 1)
     qsort(ids->ptr, ids->len, sizeof *ids->ptr, cmp_u64);
   return r;
 }
@@ -118,7 +118,8 @@ int local_check(struct objstore_backend_pool *bp, bool repair,
     r = present_files(bp, &present);
   if (r < 0)
     goto out;
-  qsort(present.ptr, present.len, sizeof *present.ptr, cmp_u64);
+  if (present.len > 1)
+    qsort(present.ptr, present.len, sizeof *present.ptr, cmp_u64);
   for (size_t i = 0; i < refs.len; i++)
     if (!contains(&present, refs.ptr[i]))
       report->missing++;
