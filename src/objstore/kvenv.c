@@ -151,6 +151,15 @@ int kvenv_begin(struct kvenv *kv, bool write, MDB_txn **txn)
   return rc ? kvenv_error(rc, "starting a metadata transaction") : 0;
 }
 
+int kvenv_refresh(struct kvenv *kv)
+{
+  MDB_txn *txn;
+  int r = kvenv_begin(kv, true, &txn);
+  if (r == 0)
+    mdb_txn_abort(txn);
+  return r;
+}
+
 int kvenv_commit(MDB_txn *txn)
 {
   int rc = mdb_txn_commit(txn);

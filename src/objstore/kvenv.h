@@ -23,6 +23,11 @@ int kvenv_open(const char *dir, size_t mapsize, const char *const *dbnames,
 void kvenv_close(struct kvenv *kv);
 
 int kvenv_begin(struct kvenv *kv, bool write, MDB_txn **txn);
+/* Make read transactions see every commit on disk.  A writer killed inside
+ * mdb_txn_commit, after its meta page but before the lock file's txn id,
+ * leaves readers on the older snapshot until the next writer takes the
+ * (robust) writer mutex; beginning a write transaction does that now. */
+int kvenv_refresh(struct kvenv *kv);
 /* Commit; on failure the txn is gone and an error is set. */
 int kvenv_commit(MDB_txn *txn);
 

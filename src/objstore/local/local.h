@@ -7,7 +7,8 @@
  *   data/XX/YY/ID   one file per object head or clone; ID is a random
  *                   64-bit number in hex, XX and YY its top two bytes
  *   locks           byte-range locks: one byte per object (a hash of its
- *                   key) serialises the ops that change its metadata
+ *                   key) serialises the ops that change its metadata; the
+ *                   byte's content is 1 while an exclusive holder works
  *   live            byte-range locks: one byte per watch or lock held,
  *                   proving that its holder is alive
  *
@@ -123,11 +124,13 @@ int local_file_map(int fd, uint64_t off, uint64_t len, uint64_t size,
 /* local_hold.c: per-object op locks */
 uint64_t local_obj_lock_byte(const char *key, size_t klen);
 /* Take the op lock of KEY shared (in-place data writes) or exclusive
- * (everything that changes metadata); returns the fd to pass to unlock. */
+ * (everything that changes metadata); returns the fd to pass to unlock.
+ * A shared taker that finds an exclusive holder died holding the lock
+ * first makes LMDB readers see that holder's commit, if it made one. */
 int local_obj_lock(struct objstore_backend_pool *bp, const char *key,
                    size_t klen, bool exclusive);
 void local_obj_unlock(struct objstore_backend_pool *bp, int fd,
-                      const char *key, size_t klen);
+                      const char *key, size_t klen, bool exclusive);
 /* Drop every watch and lock record of object IID (it is being removed). */
 int local_holds_drop_object(MDB_txn *txn, struct objstore_backend_pool *bp,
                             uint64_t iid);

@@ -113,7 +113,9 @@ int local_check(struct objstore_backend_pool *bp, bool repair,
                 struct objstore_check_report *report)
 {
   struct u64_vec refs = {0}, present = {0}, locked_fds = {0}, locked_ids = {0};
-  int r = referenced_files(bp, &refs, &report->objects);
+  int r = kvenv_refresh(bp->kv);
+  if (r == 0)
+    r = referenced_files(bp, &refs, &report->objects);
   if (r == 0)
     r = present_files(bp, &present);
   if (r < 0)

@@ -27,6 +27,10 @@
 
 /* ---- op locks ------------------------------------------------------------ */
 
+/* Op lock bytes stay below 4 GiB: the byte's content is used too, and
+ * the sparse "locks" file must stay within every filesystem's limits. */
+#define OBJ_LOCK_MASK (((uint64_t)1 << 32) - 1)
+
 uint64_t local_obj_lock_byte(const char *key, size_t klen)
 {
   uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a, then a final mix */
@@ -35,7 +39,7 @@ uint64_t local_obj_lock_byte(const char *key, size_t klen)
   h ^= h >> 33;
   h *= 0xff51afd7ed558ccdULL;
   h ^= h >> 33;
-  return h & SLOT_MASK;
+  return h & OBJ_LOCK_MASK;
 }
 
 static int range_lock(int fd, short type, uint64_t byte, bool wait)
@@ -59,9 +63,26 @@ int local_obj_lock(struct objstore_backend_pool *bp, const char *key,
   pthread_mutex_unlock(&bp->mu);
   if (fd < 0 && (fd = open(bp->lock_path, O_RDWR | O_CLOEXEC)) < 0)
     return lbd_error(errno, "opening %s: %s", bp->lock_path, strerror(errno));
-  int r = range_lock(fd, exclusive ? F_WRLCK : F_RDLCK,
-                     local_obj_lock_byte(key, klen), true);
+  uint64_t byte = local_obj_lock_byte(key, klen);
+  int r = range_lock(fd, exclusive ? F_WRLCK : F_RDLCK, byte, true);
   if (r < 0) {
+    close(fd);
+    return lbd_error(r, "locking an object: %s", strerror(-r));
+  }
+  /* The byte reads 1 while an exclusive holder works: still 1 when we get
+   * the lock means it died, perhaps inside an LMDB commit. */
+  char mark = 0;
+  if (exclusive) {
+    mark = 1;
+    r = pwrite(fd, &mark, 1, (off_t)byte) == 1 ? 0 : -errno;
+  } else if (pread(fd, &mark, 1, (off_t)byte) == 1 && mark) {
+    r = kvenv_refresh(bp->kv);
+    mark = 0;
+    if (r == 0 && pwrite(fd, &mark, 1, (off_t)byte) != 1)
+      r = -errno;
+  }
+  if (r < 0) {
+    range_lock(fd, F_UNLCK, byte, false);
     close(fd);
     return lbd_error(r, "locking an object: %s", strerror(-r));
   }
@@ -69,9 +90,15 @@ int local_obj_lock(struct objstore_backend_pool *bp, const char *key,
 }
 
 void local_obj_unlock(struct objstore_backend_pool *bp, int fd,
-                      const char *key, size_t klen)
+                      const char *key, size_t klen, bool exclusive)
 {
-  range_lock(fd, F_UNLCK, local_obj_lock_byte(key, klen), false);
+  uint64_t byte = local_obj_lock_byte(key, klen);
+  if (exclusive) {
+    char mark = 0;
+    if (pwrite(fd, &mark, 1, (off_t)byte) != 1)
+      lbd_error_clear(); /* a later shared taker only refreshes in vain */
+  }
+  range_lock(fd, F_UNLCK, byte, false);
   pthread_mutex_lock(&bp->mu);
   if (fd_vec_push(&bp->lock_fds, fd) < 0)
     close(fd);

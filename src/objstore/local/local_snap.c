@@ -199,7 +199,7 @@ int local_snap_remove(struct objstore_backend_pool *bp, uint64_t snapid)
       if (lfd < 0)
         return lfd;
       r = trim_object(bp, snapid, keys[i], lens[i], &freed);
-      local_obj_unlock(bp, lfd, keys[i], lens[i]);
+      local_obj_unlock(bp, lfd, keys[i], lens[i], true);
       if (r < 0)
         return lbd_error_prefix(r, "removing snap %" PRIu64, snapid);
       if (freed)

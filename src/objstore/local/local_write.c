@@ -620,14 +620,14 @@ int local_operate(struct objstore_backend_pool *bp, const char *oid,
     if (lfd < 0)
       return lfd;
     r = run_in_place(bp, oid, key, klen, op, data, snapc);
-    local_obj_unlock(bp, lfd, key, klen);
+    local_obj_unlock(bp, lfd, key, klen, false);
   }
   for (int attempt = 0; r == -EAGAIN && attempt < 10; attempt++) {
     int lfd = local_obj_lock(bp, key, klen, true);
     if (lfd < 0)
       return lfd;
     r = run_full(bp, oid, key, klen, op, snapc);
-    local_obj_unlock(bp, lfd, key, klen);
+    local_obj_unlock(bp, lfd, key, klen, true);
   }
   if (r == -EAGAIN)
     r = lbd_error(EAGAIN, "object %s keeps changing: retry", oid);
