@@ -77,6 +77,7 @@ struct objstore_backend_pool {
   int64_t id;
   int data_fd;     /* data/ directory */
   char *lock_path; /* "locks" file */
+  int lock_peek_fd; /* reads op lock bytes' marks */
   pthread_mutex_t mu;
   struct fd_vec lock_fds; /* idle fds on "locks", one per op in flight */
   int live_hold_fd;       /* holds this handle's liveness bytes */
@@ -131,6 +132,10 @@ int local_obj_lock(struct objstore_backend_pool *bp, const char *key,
                    size_t klen, bool exclusive);
 void local_obj_unlock(struct objstore_backend_pool *bp, int fd,
                       const char *key, size_t klen, bool exclusive);
+/* For readers, who take no op lock: if KEY's lock byte is marked, wait for
+ * its exclusive holder or, if it died, settle its commit as above. */
+int local_obj_settle(struct objstore_backend_pool *bp, const char *key,
+                     size_t klen);
 /* Drop every watch and lock record of object IID (it is being removed). */
 int local_holds_drop_object(MDB_txn *txn, struct objstore_backend_pool *bp,
                             uint64_t iid);

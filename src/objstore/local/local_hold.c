@@ -89,6 +89,20 @@ int local_obj_lock(struct objstore_backend_pool *bp, const char *key,
   return fd;
 }
 
+int local_obj_settle(struct objstore_backend_pool *bp, const char *key,
+                     size_t klen)
+{
+  char mark = 0;
+  if (pread(bp->lock_peek_fd, &mark, 1,
+            (off_t)local_obj_lock_byte(key, klen)) != 1 || !mark)
+    return 0;
+  int fd = local_obj_lock(bp, key, klen, false);
+  if (fd < 0)
+    return fd;
+  local_obj_unlock(bp, fd, key, klen, false);
+  return 0;
+}
+
 void local_obj_unlock(struct objstore_backend_pool *bp, int fd,
                       const char *key, size_t klen, bool exclusive)
 {

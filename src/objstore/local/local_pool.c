@@ -129,6 +129,7 @@ int local_pool_open(const char *path, int64_t id, const char *ns,
   if (!bp)
     return lbd_error(ENOMEM, "out of memory");
   bp->data_fd = bp->live_hold_fd = bp->live_check_fd = -1;
+  bp->lock_peek_fd = -1;
   pthread_mutex_init(&bp->mu, NULL);
   bp->id = id;
   snprintf(bp->client, sizeof bp->client, "%s", client);
@@ -153,12 +154,14 @@ int local_pool_open(const char *path, int64_t id, const char *ns,
   snprintf(p, sizeof p, "%s/live", path);
   bp->live_hold_fd = open(p, O_RDWR | O_CLOEXEC);
   bp->live_check_fd = open(p, O_RDWR | O_CLOEXEC);
-  if (bp->data_fd < 0 || bp->live_hold_fd < 0 || bp->live_check_fd < 0) {
+  bp->lock_peek_fd = open(bp->lock_path, O_RDONLY | O_CLOEXEC);
+  if (bp->data_fd < 0 || bp->live_hold_fd < 0 || bp->live_check_fd < 0 ||
+      bp->lock_peek_fd < 0) {
     r = lbd_error(errno, "opening pool directory %s: %s", path,
                   strerror(errno));
     goto fail;
   }
-  if ((r = open_env(path, &bp->kv)) < 0)
+  if ((r = open_env(path, &bp->kv)) < 0 || (r = kvenv_refresh(bp->kv)) < 0)
     goto fail;
   *out = bp;
   return 0;
@@ -183,6 +186,8 @@ void local_pool_close(struct objstore_backend_pool *bp)
     close(bp->live_hold_fd);
   if (bp->live_check_fd >= 0)
     close(bp->live_check_fd);
+  if (bp->lock_peek_fd >= 0)
+    close(bp->lock_peek_fd);
   kvenv_close(bp->kv);
   pthread_mutex_destroy(&bp->mu);
   free(bp->lock_path);

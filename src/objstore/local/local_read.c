@@ -68,6 +68,9 @@ static int open_at(struct objstore_backend_pool *bp, const char *oid,
 {
   char key[KEY_MAX + 1];
   size_t klen = local_obj_key(bp->ns, oid, key, sizeof key);
+  int settled = local_obj_settle(bp, key, klen);
+  if (settled < 0)
+    return settled;
   for (int attempt = 0; attempt < 100; attempt++) {
     MDB_txn *txn;
     struct local_record rec;
@@ -196,7 +199,9 @@ int local_list_snaps(struct objstore_backend_pool *bp, const char *oid,
   MDB_txn *txn;
   struct local_record rec = {0};
   memset(set, 0, sizeof *set);
-  int r = kvenv_begin(bp->kv, false, &txn);
+  int r = local_obj_settle(bp, key, klen);
+  if (r < 0 || (r = kvenv_begin(bp->kv, false, &txn)) < 0)
+    return r;
   if (r < 0)
     return r;
   r = local_record_get(txn, bp, key, klen, &rec);
@@ -237,7 +242,9 @@ static int begin_object(struct objstore_backend_pool *bp, const char *oid,
   char key[KEY_MAX + 1];
   size_t klen = local_obj_key(bp->ns, oid, key, sizeof key);
   struct local_record rec = {0};
-  int r = kvenv_begin(bp->kv, false, txn);
+  int r = local_obj_settle(bp, key, klen);
+  if (r < 0 || (r = kvenv_begin(bp->kv, false, txn)) < 0)
+    return r;
   if (r < 0)
     return r;
   r = local_record_get(*txn, bp, key, klen, &rec);
