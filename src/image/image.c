@@ -1,0 +1,395 @@
+/* Images: create, open, close, remove, rename, list, resize, stat, the
+ * exclusive lock and watchers. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "image/image.h"
+#include "util/error.h"
+#include "util/random.h"
+
+#define DEFAULT_OBJECT_SIZE (4ULL << 20)
+#define MAX_IMAGE_SIZE (1ULL << 56) /* 64 PiB */
+#define SUPPORTED_FEATURES                                                   \
+  (LBD_FEATURE_LAYERING | LBD_FEATURE_STRIPINGV2 |                           \
+   LBD_FEATURE_EXCLUSIVE_LOCK | LBD_FEATURE_DEEP_FLATTEN |                   \
+   LBD_FEATURE_DATA_POOL)
+
+static const struct {
+  const char *name;
+  uint64_t bit;
+} feature_names[] = {
+    {"layering", LBD_FEATURE_LAYERING},
+    {"striping", LBD_FEATURE_STRIPINGV2},
+    {"exclusive-lock", LBD_FEATURE_EXCLUSIVE_LOCK},
+    {"object-map", LBD_FEATURE_OBJECT_MAP},
+    {"fast-diff", LBD_FEATURE_FAST_DIFF},
+    {"deep-flatten", LBD_FEATURE_DEEP_FLATTEN},
+    {"data-pool", LBD_FEATURE_DATA_POOL},
+};
+#define NFEATURES (sizeof feature_names / sizeof *feature_names)
+
+int lbd_features_parse(const char *text, uint64_t *features)
+{
+  char *end;
+  lbd_error_clear();
+  unsigned long long n = strtoull(text, &end, 0);
+  if (*text && !*end) {
+    *features = n;
+    return 0;
+  }
+  *features = 0;
+  const char *p = text;
+  while (*p) {
+    size_t len = strcspn(p, ",");
+    bool found = false;
+    for (size_t i = 0; i < NFEATURES; i++) {
+      if (strlen(feature_names[i].name) == len &&
+          strncmp(p, feature_names[i].name, len) == 0) {
+        *features |= feature_names[i].bit;
+        found = true;
+      }
+    }
+    if (!found && len)
+      return lbd_error(EINVAL, "unknown image feature \"%.*s\" (known: "
+                       "layering, striping, exclusive-lock, object-map, "
+                       "fast-diff, deep-flatten, data-pool)", (int)len, p);
+    p += len + (p[len] == ',');
+  }
+  return 0;
+}
+
+void lbd_features_format(uint64_t features, char *buf, size_t size)
+{
+  size_t used = 0;
+  buf[0] = '\0';
+  for (size_t i = 0; i < NFEATURES; i++)
+    if (features & feature_names[i].bit)
+      used += (size_t)snprintf(buf + used, used < size ? size - used : 0,
+                               "%s%s", used ? ", " : "",
+                               feature_names[i].name);
+}
+
+/* Fill HDR from OPTS with rbd's defaults and rules. */
+static int header_from_options(lbd_ioctx_t *io,
+                               const struct lbd_image_options *opts,
+                               struct image_header *hdr)
+{
+  memset(hdr, 0, sizeof *hdr);
+  hdr->size = opts->size;
+  hdr->layout.object_size = opts->object_size ? opts->object_size
+                                              : DEFAULT_OBJECT_SIZE;
+  hdr->layout.stripe_unit = opts->stripe_unit ? opts->stripe_unit
+                                              : hdr->layout.object_size;
+  hdr->layout.stripe_count = opts->stripe_count ? opts->stripe_count : 1;
+  hdr->features = opts->features ? opts->features
+                                 : (LBD_FEATURES_DEFAULT & SUPPORTED_FEATURES);
+  hdr->data_pool_id = -1;
+  hdr->create_time = (int64_t)time(NULL);
+  if (hdr->size == 0)
+    return lbd_error(EINVAL, "image size must be greater than zero");
+  if (hdr->size > MAX_IMAGE_SIZE)
+    return lbd_error(EINVAL, "image size %" PRIu64 " is over the limit of "
+                     "64 PiB", hdr->size);
+  int r = striping_check(&hdr->layout);
+  if (r < 0)
+    return r;
+  if (hdr->layout.stripe_unit != hdr->layout.object_size ||
+      hdr->layout.stripe_count != 1)
+    hdr->features |= LBD_FEATURE_STRIPINGV2;
+  uint64_t unsupported = hdr->features & ~SUPPORTED_FEATURES;
+  if (unsupported) {
+    char names[256];
+    lbd_features_format(unsupported, names, sizeof names);
+    return lbd_error(ENOTSUP, "image feature(s) %s not supported by this "
+                     "version of lbd", names[0] ? names : "(unknown bits)");
+  }
+  if (opts->data_pool && *opts->data_pool) {
+    if ((r = objstore_pool_lookup(io->cluster->os, opts->data_pool,
+                                  &hdr->data_pool_id)) < 0)
+      return lbd_error_prefix(r, "data pool");
+    hdr->features |= LBD_FEATURE_DATA_POOL;
+  } else if (hdr->features & LBD_FEATURE_DATA_POOL) {
+    return lbd_error(EINVAL, "feature data-pool needs a data pool "
+                     "(--data-pool)");
+  }
+  return 0;
+}
+
+int lbd_create(lbd_ioctx_t *io, const char *name,
+               const struct lbd_image_options *opts)
+{
+  lbd_error_clear();
+  struct image_header hdr;
+  char id[IMAGE_ID_LEN + 1];
+  int r = image_check_name("image name", name);
+  if (r == 0)
+    r = header_from_options(io, opts, &hdr);
+  if (r == 0) { /* refuse early, before anything is written */
+    r = image_dir_lookup(io->pool, name, id);
+    if (r == 0)
+      r = lbd_error(EEXIST, "image %s already exists", name);
+    else if (r == -ENOENT)
+      r = 0;
+  }
+  if (r < 0)
+    return lbd_error_prefix(r, "creating image %s", name);
+  snprintf(id, sizeof id, "%012" PRIx64,
+           lbd_random_u64() & (uint64_t)0xffffffffffff);
+  /* Header first: a crash before the directory entry leaves an unnamed
+   * header, never a name without an image. */
+  if ((r = image_header_create(io->pool, id, &hdr)) < 0)
+    return lbd_error_prefix(r, "creating image %s", name);
+  if ((r = image_dir_add(io->pool, name, id)) < 0) {
+    char oid[64];
+    snprintf(oid, sizeof oid, IMAGE_HEADER_PREFIX "%s", id);
+    int saved = r;
+    char msg[LBD_ERROR_MAX];
+    snprintf(msg, sizeof msg, "%s", lbd_last_error());
+    objstore_remove(io->pool, oid, NULL);
+    return lbd_error(saved, "creating image %s: %s", name, msg);
+  }
+  return 0;
+}
+
+static int open_data_pool(lbd_ioctx_t *io, const struct image_header *hdr,
+                          struct objstore_pool **data)
+{
+  int64_t id = hdr->data_pool_id >= 0 ? hdr->data_pool_id : io->pool_id;
+  return objstore_pool_open(io->cluster->os, id, io->ns, data);
+}
+
+int lbd_open(lbd_ioctx_t *io, const char *name, const char *snap,
+             unsigned flags, lbd_image_t **out)
+{
+  lbd_error_clear();
+  int r = image_check_name("image name", name);
+  if (r < 0)
+    return r;
+  if (snap)
+    return lbd_error(ENOENT, "image %s has no snapshot %s", name, snap);
+  lbd_image_t *img = calloc(1, sizeof *img);
+  if (!img)
+    return lbd_error(ENOMEM, "out of memory");
+  pthread_mutex_init(&img->mu, NULL);
+  img->io = io;
+  img->snap_id = OBJSTORE_SNAP_HEAD;
+  img->read_only = flags & LBD_OPEN_READ_ONLY;
+  snprintf(img->name, sizeof img->name, "%s", name);
+  snprintf(img->lock_cookie, sizeof img->lock_cookie, "auto %" PRIu64,
+           lbd_random_u64());
+  if ((r = image_dir_lookup(io->pool, name, img->id)) < 0 ||
+      (r = image_header_read(io->pool, img->id, &img->hdr)) < 0 ||
+      (r = open_data_pool(io, &img->hdr, &img->data)) < 0)
+    goto fail;
+  snprintf(img->header_oid, sizeof img->header_oid, IMAGE_HEADER_PREFIX "%s",
+           img->id);
+  if ((r = objstore_watch(io->pool, img->header_oid,
+                          img->read_only ? "read-only" : "read-write",
+                          !img->read_only, &img->watch)) < 0)
+    goto fail;
+  *out = img;
+  return 0;
+fail:
+  lbd_error_prefix(r, "opening image %s", name);
+  objstore_pool_close(img->data);
+  pthread_mutex_destroy(&img->mu);
+  free(img);
+  return r;
+}
+
+int lbd_close(lbd_image_t *img)
+{
+  if (!img)
+    return 0;
+  lbd_error_clear();
+  int r = 0;
+  if (!img->read_only)
+    r = lbd_flush(img);
+  if (img->lock_held)
+    objstore_unlock(img->io->pool, img->header_oid, IMAGE_LOCK_NAME,
+                    img->lock_cookie);
+  objstore_unwatch(img->io->pool, img->header_oid, img->watch);
+  objstore_pool_close(img->data);
+  pthread_mutex_destroy(&img->mu);
+  free(img);
+  return r;
+}
+
+int image_acquire_lock(struct lbd_image *img)
+{
+  if (!(img->hdr.features & LBD_FEATURE_EXCLUSIVE_LOCK))
+    return 0;
+  pthread_mutex_lock(&img->mu);
+  int r = 0;
+  if (!img->lock_held) {
+    r = objstore_lock(img->io->pool, img->header_oid, IMAGE_LOCK_NAME,
+                      OBJSTORE_LOCK_EXCLUSIVE, img->lock_cookie, "internal",
+                      "lbd exclusive lock");
+    if (r == 0)
+      img->lock_held = true;
+    else if (r == -EBUSY)
+      r = lbd_error_prefix(r, "image %s is being written by another client",
+                           img->name);
+  }
+  pthread_mutex_unlock(&img->mu);
+  return r;
+}
+
+int lbd_get_size(lbd_image_t *img, uint64_t *size)
+{
+  pthread_mutex_lock(&img->mu);
+  *size = img->hdr.size;
+  pthread_mutex_unlock(&img->mu);
+  return 0;
+}
+
+int lbd_stat(lbd_image_t *img, struct lbd_image_info *info)
+{
+  lbd_error_clear();
+  struct image_header hdr;
+  int r = image_header_read(img->io->pool, img->id, &hdr);
+  if (r < 0)
+    return lbd_error_prefix(r, "image %s", img->name);
+  pthread_mutex_lock(&img->mu);
+  img->hdr = hdr;
+  pthread_mutex_unlock(&img->mu);
+  memset(info, 0, sizeof *info);
+  snprintf(info->id, sizeof info->id, "%s", img->id);
+  snprintf(info->name, sizeof info->name, "%s", img->name);
+  info->size = hdr.size;
+  info->object_size = hdr.layout.object_size;
+  info->order = __builtin_ctzll(hdr.layout.object_size);
+  info->stripe_unit = hdr.layout.stripe_unit;
+  info->stripe_count = hdr.layout.stripe_count;
+  info->features = hdr.features;
+  info->num_objs = striping_object_count(&hdr.layout, hdr.size);
+  info->data_pool_id = hdr.data_pool_id;
+  info->create_time = hdr.create_time;
+  snprintf(info->block_name_prefix, sizeof info->block_name_prefix,
+           IMAGE_DATA_PREFIX "%s", img->id);
+  return 0;
+}
+
+int lbd_resize(lbd_image_t *img, uint64_t size)
+{
+  lbd_error_clear();
+  if (img->read_only)
+    return lbd_error(EROFS, "image %s is open read-only", img->name);
+  if (size == 0 || size > MAX_IMAGE_SIZE)
+    return lbd_error(EINVAL, "new size %" PRIu64 " must be from 1 byte to "
+                     "64 PiB", size);
+  int r = image_acquire_lock(img);
+  for (int attempt = 0; r == 0 && attempt < 100; attempt++) {
+    struct image_header hdr;
+    if ((r = image_header_read(img->io->pool, img->id, &hdr)) < 0)
+      break;
+    pthread_mutex_lock(&img->mu);
+    img->hdr = hdr;
+    pthread_mutex_unlock(&img->mu);
+    /* Shrinking drops the data first: a crash leaves the old size with
+     * zeroes at its end, never the new size with stale data past it. */
+    if (size < hdr.size && (r = lbd_discard(img, size, hdr.size - size)) < 0)
+      break;
+    r = image_header_set_size(img->io->pool, img->id, &hdr, size);
+    if (r == -ECANCELED) {
+      r = 0;
+      continue;
+    }
+    if (r == 0) {
+      pthread_mutex_lock(&img->mu);
+      img->hdr.size = size;
+      img->hdr.version = 0;
+      pthread_mutex_unlock(&img->mu);
+    }
+    return r < 0 ? lbd_error_prefix(r, "resizing image %s", img->name) : 0;
+  }
+  return r < 0 ? lbd_error_prefix(r, "resizing image %s", img->name)
+               : lbd_error(EAGAIN, "image %s header keeps changing", img->name);
+}
+
+int lbd_watchers_list(lbd_image_t *img, struct lbd_watcher **watchers,
+                      size_t *count)
+{
+  struct objstore_holder *h;
+  size_t n;
+  lbd_error_clear();
+  int r = objstore_list_watchers(img->io->pool, img->header_oid, &h, &n);
+  if (r < 0)
+    return r;
+  *watchers = calloc(n ? n : 1, sizeof **watchers);
+  if (!*watchers) {
+    objstore_holders_free(h, n);
+    return lbd_error(ENOMEM, "out of memory");
+  }
+  for (size_t i = 0; i < n; i++) {
+    snprintf((*watchers)[i].client, sizeof (*watchers)[i].client, "%s",
+             h[i].client);
+    (*watchers)[i].pid = h[i].pid;
+    (*watchers)[i].rw = h[i].exclusive;
+  }
+  *count = n;
+  objstore_holders_free(h, n);
+  return 0;
+}
+
+int lbd_list(lbd_ioctx_t *io, char ***names, size_t *count)
+{
+  lbd_error_clear();
+  return image_dir_list(io->pool, names, count);
+}
+
+int lbd_rename(lbd_ioctx_t *io, const char *name, const char *new_name)
+{
+  lbd_error_clear();
+  int r = image_check_name("image name", name);
+  if (r == 0)
+    r = image_check_name("new image name", new_name);
+  if (r == 0)
+    r = image_dir_rename(io->pool, name, new_name);
+  return r < 0 ? lbd_error_prefix(r, "renaming image %s", name) : 0;
+}
+
+int lbd_remove(lbd_ioctx_t *io, const char *name)
+{
+  lbd_error_clear();
+  char id[IMAGE_ID_LEN + 1], oid[64];
+  struct image_header hdr;
+  int r = image_check_name("image name", name);
+  if (r == 0)
+    r = image_dir_lookup(io->pool, name, id);
+  if (r < 0)
+    return lbd_error_prefix(r, "removing image %s", name);
+  snprintf(oid, sizeof oid, IMAGE_HEADER_PREFIX "%s", id);
+  r = image_header_read(io->pool, id, &hdr);
+  if (r == 0) {
+    struct objstore_holder *h;
+    size_t n;
+    if ((r = objstore_list_watchers(io->pool, oid, &h, &n)) < 0)
+      return lbd_error_prefix(r, "removing image %s", name);
+    if (n) {
+      r = lbd_error(EBUSY, "removing image %s: image still has watchers (%s, "
+                    "pid %d%s): close it there first", name, h[0].client,
+                    (int)h[0].pid, n > 1 ? ", and others" : "");
+      objstore_holders_free(h, n);
+      return r;
+    }
+    objstore_holders_free(h, n);
+    struct objstore_pool *data;
+    if ((r = open_data_pool(io, &hdr, &data)) < 0)
+      return lbd_error_prefix(r, "removing image %s", name);
+    r = image_remove_objects(data, id, 0,
+                             striping_object_count(&hdr.layout, hdr.size));
+    objstore_pool_close(data);
+    if (r == 0 && (r = objstore_remove(io->pool, oid, NULL)) == -ENOENT)
+      r = 0;
+  } else if (r == -ENOENT) {
+    r = 0; /* a removal that crashed after the header: finish it */
+  }
+  if (r == 0)
+    r = image_dir_remove(io->pool, name, id);
+  return r < 0 ? lbd_error_prefix(r, "removing image %s", name) : 0;
+}

@@ -1,0 +1,104 @@
+/* The image layer: images stored as objects (DESIGN.md, "Image format").
+ *
+ * In each pool namespace:
+ *   lbd_directory          omap name_<name> -> id, id_<id> -> name
+ *   lbd_header.<id>        omap: format, size, object_size, stripe_unit,
+ *                          stripe_count, features, data_pool,
+ *                          create_timestamp, snap_seq (decimal text)
+ *   lbd_data.<id>.<%016x>  data objects, in the data pool if there is one
+ * In the pool's default namespace:
+ *   lbd_namespaces         omap <name> -> "" : the registered namespaces
+ *
+ * Directory and header updates are compound ops guarded by the object's
+ * version (read, decide, write if unchanged, else retry): no lock server. */
+#ifndef LBD_IMAGE_IMAGE_H
+#define LBD_IMAGE_IMAGE_H
+
+#include <pthread.h>
+
+#include "image/striping.h"
+#include "lbd/lbd.h"
+#include "objstore/objstore.h"
+
+#define IMAGE_DIRECTORY "lbd_directory"
+#define IMAGE_NAMESPACES "lbd_namespaces"
+#define IMAGE_HEADER_PREFIX "lbd_header."
+#define IMAGE_DATA_PREFIX "lbd_data."
+#define IMAGE_LOCK_NAME "lbd_lock"
+#define IMAGE_MAX_NAME 255
+#define IMAGE_ID_LEN 12
+
+struct lbd_cluster {
+  struct objstore_cluster *os;
+  char *dir;
+};
+
+struct lbd_ioctx {
+  lbd_cluster_t *cluster;
+  struct objstore_pool *pool;
+  int64_t pool_id;
+  char *pool_name;
+  char *ns;
+};
+
+struct image_header {
+  uint64_t size;
+  struct striping layout;
+  uint64_t features;
+  int64_t data_pool_id; /* -1: none */
+  int64_t create_time;
+  uint64_t snap_seq;
+  uint64_t version;     /* of the header object, when read */
+};
+
+struct lbd_image {
+  lbd_ioctx_t *io;               /* borrowed */
+  struct objstore_pool *data;    /* where data objects live (owned) */
+  char id[IMAGE_ID_LEN + 1];
+  char name[IMAGE_MAX_NAME + 1];
+  char header_oid[64];
+  bool read_only;
+  uint64_t snap_id;              /* OBJSTORE_SNAP_HEAD unless at a snap */
+  uint64_t watch;
+  pthread_mutex_t mu;            /* guards hdr and lock_held */
+  struct image_header hdr;
+  bool lock_held;
+  char lock_cookie[64];
+};
+
+/* image_name.c */
+int image_check_name(const char *what, const char *name);
+
+/* image_directory.c: name <-> id in a namespace's directory. */
+int image_dir_lookup(struct objstore_pool *pool, const char *name,
+                     char id[IMAGE_ID_LEN + 1]);
+int image_dir_add(struct objstore_pool *pool, const char *name,
+                  const char *id);
+int image_dir_remove(struct objstore_pool *pool, const char *name,
+                     const char *id);
+int image_dir_rename(struct objstore_pool *pool, const char *name,
+                     const char *new_name);
+int image_dir_list(struct objstore_pool *pool, char ***names, size_t *count);
+
+/* image_header.c */
+int image_header_read(struct objstore_pool *pool, const char *id,
+                      struct image_header *hdr);
+/* Create the header object (exclusively). */
+int image_header_create(struct objstore_pool *pool, const char *id,
+                        const struct image_header *hdr);
+/* Set the size, if the header is still at HDR->version. */
+int image_header_set_size(struct objstore_pool *pool, const char *id,
+                          const struct image_header *hdr, uint64_t size);
+
+/* image.c: take the image's exclusive lock before the first write (if the
+ * image has the exclusive-lock feature); EBUSY naming a live holder. */
+int image_acquire_lock(struct lbd_image *img);
+
+/* image_io.c */
+void image_data_oid(const struct lbd_image *img, uint64_t objectno,
+                    char *buf, size_t size);
+/* Remove every data object from object FIRST on (for remove and shrink). */
+int image_remove_objects(struct objstore_pool *data, const char *id,
+                         uint64_t first, uint64_t count);
+
+#endif

@@ -1,0 +1,174 @@
+/* Image IO: byte ranges of the image, split by striping into pieces of
+ * objects, each read or written with one object op. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "image/image.h"
+#include "util/error.h"
+
+void image_data_oid(const struct lbd_image *img, uint64_t objectno,
+                    char *buf, size_t size)
+{
+  snprintf(buf, size, IMAGE_DATA_PREFIX "%s.%016" PRIx64, img->id, objectno);
+}
+
+static int data_oid_of(const char *id, uint64_t objectno, char *buf,
+                       size_t size)
+{
+  return snprintf(buf, size, IMAGE_DATA_PREFIX "%s.%016" PRIx64, id, objectno);
+}
+
+struct io_ctx {
+  struct lbd_image *img;
+  char *buf;
+  uint64_t base; /* image offset of buf[0] */
+  uint64_t snap;
+};
+
+static int read_piece(const struct object_extent *e, void *arg)
+{
+  struct io_ctx *c = arg;
+  char oid[96];
+  char *dst = c->buf + (e->image_off - c->base);
+  image_data_oid(c->img, e->objectno, oid, sizeof oid);
+  ssize_t n = objstore_read(c->img->data, oid, c->snap, e->off, e->len, dst);
+  if (n == -ENOENT)
+    n = 0; /* never written: zeroes */
+  if (n < 0)
+    return (int)n;
+  if ((uint64_t)n < e->len)
+    memset(dst + n, 0, e->len - (uint64_t)n);
+  return 0;
+}
+
+static int image_check_range(struct lbd_image *img, uint64_t off, uint64_t len,
+                             const char *what)
+{
+  if (off > img->hdr.size || len > img->hdr.size - off)
+    return lbd_error(EINVAL, "%s of %" PRIu64 " bytes at %" PRIu64 " goes past "
+                     "the end of image %s (%" PRIu64 " bytes)", what, len, off,
+                     img->name, img->hdr.size);
+  return 0;
+}
+
+ssize_t lbd_read(lbd_image_t *img, uint64_t off, size_t len, void *buf)
+{
+  lbd_error_clear();
+  pthread_mutex_lock(&img->mu);
+  uint64_t size = img->hdr.size;
+  pthread_mutex_unlock(&img->mu);
+  if (off >= size)
+    return 0;
+  if (len > size - off)
+    len = (size_t)(size - off);
+  struct io_ctx c = {img, buf, off, img->snap_id};
+  int r = striping_map(&img->hdr.layout, off, len, read_piece, &c);
+  return r < 0 ? lbd_error_prefix(r, "reading image %s", img->name)
+               : (ssize_t)len;
+}
+
+static int write_piece(const struct object_extent *e, void *arg)
+{
+  struct io_ctx *c = arg;
+  char oid[96];
+  image_data_oid(c->img, e->objectno, oid, sizeof oid);
+  return objstore_write(c->img->data, oid, NULL, e->off,
+                        c->buf + (e->image_off - c->base), e->len);
+}
+
+static int begin_write(struct lbd_image *img, uint64_t off, uint64_t len,
+                       const char *what)
+{
+  if (img->read_only)
+    return lbd_error(EROFS, "image %s is open read-only", img->name);
+  int r = image_acquire_lock(img);
+  if (r < 0)
+    return r;
+  pthread_mutex_lock(&img->mu);
+  r = image_check_range(img, off, len, what);
+  pthread_mutex_unlock(&img->mu);
+  return r;
+}
+
+ssize_t lbd_write(lbd_image_t *img, uint64_t off, size_t len, const void *buf)
+{
+  lbd_error_clear();
+  int r = begin_write(img, off, len, "write");
+  if (r < 0)
+    return r;
+  struct io_ctx c = {img, (char *)buf, off, OBJSTORE_SNAP_HEAD};
+  r = striping_map(&img->hdr.layout, off, len, write_piece, &c);
+  return r < 0 ? lbd_error_prefix(r, "writing image %s", img->name)
+               : (ssize_t)len;
+}
+
+/* Make a piece read as zeroes: remove a whole object, truncate a tail,
+ * punch a hole elsewhere.  A missing object stays missing. */
+static int discard_piece(const struct object_extent *e, void *arg)
+{
+  struct io_ctx *c = arg;
+  uint64_t os = c->img->hdr.layout.object_size;
+  char oid[96];
+  image_data_oid(c->img, e->objectno, oid, sizeof oid);
+  int r;
+  if (e->off == 0 && e->len == os) {
+    r = objstore_remove(c->img->data, oid, NULL);
+  } else if (e->off + e->len == os) {
+    struct objstore_write_op *op = objstore_write_op_new();
+    if (!op)
+      return lbd_error(ENOMEM, "out of memory");
+    objstore_write_op_assert_exists(op);
+    objstore_write_op_truncate(op, e->off);
+    r = objstore_write_op_operate(c->img->data, oid, op, NULL, 0);
+    objstore_write_op_free(op);
+  } else {
+    r = objstore_zero(c->img->data, oid, NULL, e->off, e->len);
+  }
+  if (r == -ENOENT) {
+    lbd_error_clear();
+    r = 0;
+  }
+  return r;
+}
+
+int lbd_discard(lbd_image_t *img, uint64_t off, uint64_t len)
+{
+  lbd_error_clear();
+  int r = begin_write(img, off, len, "discard");
+  if (r < 0)
+    return r;
+  struct io_ctx c = {img, NULL, off, OBJSTORE_SNAP_HEAD};
+  r = striping_map(&img->hdr.layout, off, len, discard_piece, &c);
+  return r < 0 ? lbd_error_prefix(r, "discarding in image %s", img->name) : 0;
+}
+
+int lbd_write_zeroes(lbd_image_t *img, uint64_t off, uint64_t len)
+{
+  /* Holes read as zeroes on every backend: zeroing is discarding. */
+  return lbd_discard(img, off, len);
+}
+
+int lbd_flush(lbd_image_t *img)
+{
+  lbd_error_clear();
+  int r = objstore_flush(img->data);
+  if (r == 0)
+    r = objstore_flush(img->io->pool);
+  return r < 0 ? lbd_error_prefix(r, "flushing image %s", img->name) : 0;
+}
+
+int image_remove_objects(struct objstore_pool *data, const char *id,
+                         uint64_t first, uint64_t count)
+{
+  for (uint64_t i = first; i < first + count; i++) {
+    char oid[96];
+    data_oid_of(id, i, oid, sizeof oid);
+    int r = objstore_remove(data, oid, NULL);
+    if (r < 0 && r != -ENOENT)
+      return r;
+  }
+  lbd_error_clear();
+  return 0;
+}
