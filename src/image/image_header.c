@@ -34,7 +34,7 @@ static int header_field(struct image_header *hdr, const struct objstore_kv *kv,
                                       "stripe_unit", "stripe_count",
                                       "features", "data_pool",   "create_timestamp",
                                       "snap_seq"};
-  uint64_t v;
+  uint64_t v = 0;
   for (unsigned i = 0; i < sizeof names / sizeof *names; i++) {
     if (strcmp(kv->key, names[i]) != 0)
       continue;
