@@ -153,6 +153,8 @@ int kvenv_begin(struct kvenv *kv, bool write, MDB_txn **txn)
 
 int kvenv_refresh(struct kvenv *kv)
 {
+  int dead;
+  mdb_reader_check(kv->env, &dead); /* slots of killed readers */
   MDB_txn *txn;
   int r = kvenv_begin(kv, true, &txn);
   if (r == 0)

@@ -214,9 +214,11 @@ int objstore_cluster_open(const char *dir, struct objstore_cluster **out)
                      "%s is not an lbd cluster (no %s file): create one first",
                      dir, CLUSTER_MARKER);
   struct objstore_cluster *c = calloc(1, sizeof *c);
-  if (!c || !(c->dir = realpath(dir, NULL))) {
-    free(c);
+  if (!c)
     return lbd_error(ENOMEM, "out of memory");
+  if (!(c->dir = realpath(dir, NULL))) {
+    free(c);
+    return lbd_error(errno, "cluster directory %s: %s", dir, strerror(errno));
   }
   if ((r = meta_dir(c->dir, path, sizeof path)) < 0 ||
       (r = kvenv_open(path, CLUSTER_MAPSIZE, cluster_dbs, DB_COUNT, &c->kv)) < 0)
@@ -382,7 +384,11 @@ int objstore_pool_remove(struct objstore_cluster *c, const char *name)
     mdb_txn_abort(txn);
   else
     r = kvenv_commit(txn);
-  /* Unregistered first: a crash below leaves files, never a broken pool. */
+  /* Unregistered, durably, first: a crash or power loss below leaves files,
+   * never a registered pool without its data. */
+  int rc;
+  if (r == 0 && (rc = mdb_env_sync(c->kv->env, 1)))
+    r = kvenv_error(rc, "syncing the pool registry");
   const struct objstore_backend *be = backend_find(info.backend);
   if (r == 0 && be)
     r = be->pool_destroy(info.path);
@@ -431,6 +437,7 @@ int objstore_pool_list(struct objstore_cluster *c,
   *count = 0;
   size_t cap = 0;
   int rc = mdb_cursor_open(txn, c->kv->dbi[DB_POOL_IDS], &cur);
+  bool cur_open = rc == 0;
   MDB_val k, v;
   for (rc = rc ? rc : mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
@@ -451,7 +458,8 @@ int objstore_pool_list(struct objstore_cluster *c,
   }
   if (r == 0 && rc != 0 && rc != MDB_NOTFOUND)
     r = kvenv_error(rc, "listing pools");
-  mdb_cursor_close(cur);
+  if (cur_open)
+    mdb_cursor_close(cur);
   mdb_txn_abort(txn);
   if (r < 0) {
     objstore_pool_info_free(*infos, *count);

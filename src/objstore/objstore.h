@@ -24,7 +24,9 @@
  *    as a disk leaves an interrupted write.  It was never acknowledged.
  *  - Like a disk with a volatile write cache, a returned op survives the
  *    death of its process; it survives a power loss once objstore_flush()
- *    returned after it, or at once when run with OBJSTORE_OP_FUA.
+ *    returned after it, or at once when run with OBJSTORE_OP_FUA.  A power
+ *    loss may undo unflushed ops, but an all-or-nothing op stays all or
+ *    nothing, and flushed data is never lost.
  *  - An object's version grows with every op that changes its metadata or
  *    replaces its data (create, write_full, remove, truncate, xattr, omap,
  *    any compound op); an in-place write or zero may leave it unchanged.
@@ -176,8 +178,9 @@ void objstore_kv_free(struct objstore_kv *kvs, size_t count);
 
 int objstore_getxattrs(struct objstore_pool *pool, const char *oid,
                        struct objstore_kv **kvs, size_t *count);
-/* Up to MAX keys greater than START_AFTER (NULL or "" for the first),
- * sorted bytewise; *MORE tells whether keys remain after the last one. */
+/* Up to MAX keys (0: no limit) greater than START_AFTER (NULL or "" for
+ * the first), sorted bytewise; *MORE tells whether keys remain after the
+ * last one. */
 int objstore_omap_get(struct objstore_pool *pool, const char *oid,
                       const char *start_after, size_t max,
                       struct objstore_kv **kvs, size_t *count, bool *more);
@@ -194,8 +197,9 @@ struct objstore_list_entry {
   char *ns;
   char *name;
 };
-/* Up to MAX objects that exist at head, sorted by (namespace, name), after
- * the entry (AFTER_NS, AFTER_NAME) (both NULL: from the start). */
+/* Up to MAX objects (0: no limit) that exist at head, sorted by
+ * (namespace, name), after the entry (AFTER_NS, AFTER_NAME) (both NULL:
+ * from the start). */
 int objstore_list(struct objstore_pool *pool, unsigned flags,
                   const char *after_ns, const char *after_name, size_t max,
                   struct objstore_list_entry **entries, size_t *count,

@@ -4,8 +4,9 @@
  * Pool directory:
  *   lbd-pool        marker (cluster uuid, pool id)
  *   meta/           LMDB: obj, xattr, omap, snaps, snapmap, hold, cfg
- *   data/XX/YY/ID   one file per object head or clone; ID is a random
- *                   64-bit number in hex, XX and YY its top two bytes
+ *   data/XX/ID      one file per object head or clone; ID is a random
+ *                   64-bit number in hex, XX its top byte (256 directories,
+ *                   made with the pool)
  *   locks           byte-range locks: one byte per object (a hash of its
  *                   key) serialises the ops that change its metadata; the
  *                   byte's content is 1 while an exclusive holder works
@@ -13,8 +14,11 @@
  *                   proving that its holder is alive
  *
  * A data file is referenced by exactly one head or clone record; clone
- * files never change.  An op that must be all or nothing writes a new file
- * and swaps it in with one LMDB commit; a plain overwrite goes in place. */
+ * files never change.  An op that must be all or nothing writes a new file,
+ * syncs it, and swaps it in with one LMDB commit; a plain overwrite goes in
+ * place.  A file that a commit stops referring to is listed in the "dead"
+ * table by that commit and unlinked only once LMDB has been synced: a power
+ * loss may undo the commit, and the file must then still be there. */
 #ifndef LBD_OBJSTORE_LOCAL_H
 #define LBD_OBJSTORE_LOCAL_H
 
@@ -34,7 +38,8 @@ enum {
   LDB_SNAPS,   /* snapid(8 BE) -> state byte */
   LDB_SNAPMAP, /* snapid(8 BE) ns \0 name -> "" : objects with a clone for it */
   LDB_HOLD,    /* iid(8) kind ... -> holder record */
-  LDB_CFG,     /* "snap_seq", "next_iid" -> u64 */
+  LDB_CFG,     /* "snap_seq", "next_iid", "version" -> u64 */
+  LDB_DEAD,    /* file id(8) -> "" : unreferenced, unlink once synced */
   LDB_COUNT
 };
 
@@ -83,6 +88,7 @@ struct objstore_backend_pool {
   int live_hold_fd;       /* holds this handle's liveness bytes */
   int live_check_fd;      /* tests other holders' bytes */
   struct hold_vec holds;  /* watches and locks this handle holds */
+  unsigned dead_pending;  /* files this handle added to the dead table */
 };
 
 /* local_record.c */
@@ -115,6 +121,14 @@ int local_file_create(struct objstore_backend_pool *bp, uint64_t *id);
 /* Open data file ID; ENOENT (no message) if it is gone. */
 int local_file_open(struct objstore_backend_pool *bp, uint64_t id, int flags);
 void local_file_unlink(struct objstore_backend_pool *bp, uint64_t id);
+/* In TXN: file ID is no longer referenced; unlink it once synced. */
+int local_file_bury(MDB_txn *txn, struct objstore_backend_pool *bp,
+                    uint64_t id);
+/* Sync LMDB, then unlink every buried file.  Called by flush and check,
+ * and every few dozen burials. */
+int local_file_reap(struct objstore_backend_pool *bp);
+/* After a commit that buried files: reap if enough have piled up. */
+void local_file_buried(struct objstore_backend_pool *bp, unsigned n);
 /* Copy file SRC into the empty file DST, keeping holes. */
 int local_file_copy(int src, int dst);
 int local_pwrite_all(int fd, const void *buf, size_t len, uint64_t off);

@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -36,6 +37,7 @@ static int referenced_files(struct objstore_backend_pool *bp,
   if (r < 0)
     return r;
   int rc = mdb_cursor_open(txn, bp->kv->dbi[LDB_OBJ], &cur);
+  bool cur_open = rc == 0;
   MDB_val k, v;
   for (rc = rc ? rc : mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && r == 0;
        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
@@ -54,9 +56,10 @@ static int referenced_files(struct objstore_backend_pool *bp,
     if (r == -ENOMEM)
       r = lbd_error(ENOMEM, "out of memory");
   }
-  mdb_cursor_close(cur);
+  if (cur_open)
+    mdb_cursor_close(cur);
   mdb_txn_abort(txn);
-  if (r == 0 && rc != MDB_NOTFOUND)
+  if (r == 0 && rc && rc != MDB_NOTFOUND)
     r = kvenv_error(rc, "reading object records");
   if (r == 0 && ids->len > 1)
     qsort(ids->ptr, ids->len, sizeof *ids->ptr, cmp_u64);
@@ -66,54 +69,53 @@ static int referenced_files(struct objstore_backend_pool *bp,
 /* Every data file present, as ids. */
 static int present_files(struct objstore_backend_pool *bp, struct u64_vec *ids)
 {
-  int fd = dup(bp->data_fd);
-  DIR *top = fd >= 0 ? fdopendir(fd) : NULL;
-  if (!top) {
-    if (fd >= 0)
-      close(fd);
-    return lbd_error(errno, "reading %s/data: %s", bp->path, strerror(errno));
-  }
-  rewinddir(top);
-  struct dirent *a;
   int r = 0;
-  while (r == 0 && (a = readdir(top))) {
-    if (a->d_name[0] == '.')
-      continue;
-    int afd = openat(bp->data_fd, a->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    DIR *mid = afd >= 0 ? fdopendir(afd) : NULL;
-    struct dirent *b;
-    while (mid && r == 0 && (b = readdir(mid))) {
-      if (b->d_name[0] == '.')
-        continue;
-      int bfd = openat(afd, b->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-      DIR *leaf = bfd >= 0 ? fdopendir(bfd) : NULL;
-      struct dirent *c;
-      while (leaf && r == 0 && (c = readdir(leaf))) {
-        char *end;
-        uint64_t id = strtoull(c->d_name, &end, 16);
-        if (c->d_name[0] != '.' && *end == '\0' &&
-            u64_vec_push(ids, id) < 0)
-          r = lbd_error(ENOMEM, "out of memory");
-      }
-      if (leaf)
-        closedir(leaf);
-      else if (bfd >= 0)
-        close(bfd);
+  for (int i = 0; i < 256 && r == 0; i++) {
+    char name[4];
+    snprintf(name, sizeof name, "%02x", i);
+    int fd = openat(bp->data_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (!d) {
+      if (fd >= 0)
+        close(fd);
+      return lbd_error(errno, "reading %s/data/%s: %s", bp->path, name,
+                       strerror(errno));
     }
-    if (mid)
-      closedir(mid);
-    else if (afd >= 0)
-      close(afd);
+    struct dirent *e;
+    while (r == 0 && (e = readdir(d))) {
+      char *end;
+      uint64_t id = strtoull(e->d_name, &end, 16);
+      if (e->d_name[0] != '.' && *end == '\0' && u64_vec_push(ids, id) < 0)
+        r = lbd_error(ENOMEM, "out of memory");
+    }
+    closedir(d);
   }
-  closedir(top);
   return r;
+}
+
+/* A referenced file absent from the scan: missing only if it is still
+ * referenced now and still absent (it may have been replaced meanwhile). */
+static bool really_missing(struct objstore_backend_pool *bp, uint64_t id,
+                           const struct u64_vec *refs_now)
+{
+  if (!contains(refs_now, id))
+    return false;
+  int fd = local_file_open(bp, id, O_RDONLY);
+  if (fd >= 0)
+    close(fd);
+  return fd == -ENOENT;
 }
 
 int local_check(struct objstore_backend_pool *bp, bool repair,
                 struct objstore_check_report *report)
 {
   struct u64_vec refs = {0}, present = {0}, locked_fds = {0}, locked_ids = {0};
+  struct u64_vec absent = {0};
+  /* Settle killed writers' commits, make every commit durable and unlink
+   * the files they freed: what is unreferenced now is a leftover. */
   int r = kvenv_refresh(bp->kv);
+  if (r == 0)
+    r = local_file_reap(bp);
   if (r == 0)
     r = referenced_files(bp, &refs, &report->objects);
   if (r == 0)
@@ -122,9 +124,9 @@ int local_check(struct objstore_backend_pool *bp, bool repair,
     goto out;
   if (present.len > 1)
     qsort(present.ptr, present.len, sizeof *present.ptr, cmp_u64);
-  for (size_t i = 0; i < refs.len; i++)
-    if (!contains(&present, refs.ptr[i]))
-      report->missing++;
+  for (size_t i = 0; i < refs.len && r == 0; i++)
+    if (!contains(&present, refs.ptr[i]) && u64_vec_push(&absent, refs.ptr[i]) < 0)
+      r = lbd_error(ENOMEM, "out of memory");
   for (size_t i = 0; i < present.len && r == 0; i++) {
     if (contains(&refs, present.ptr[i]))
       continue;
@@ -144,8 +146,10 @@ int local_check(struct objstore_backend_pool *bp, bool repair,
   }
   /* Committed while we looked?  Ask again now that creators are locked out. */
   uint64_t again = 0;
-  if (r == 0 && locked_ids.len)
+  if (r == 0 && (locked_ids.len || absent.len))
     r = referenced_files(bp, &refs, &again);
+  for (size_t i = 0; r == 0 && i < absent.len; i++)
+    report->missing += really_missing(bp, absent.ptr[i], &refs);
   for (size_t i = 0; r == 0 && i < locked_ids.len; i++) {
     if (contains(&refs, locked_ids.ptr[i]))
       continue;
@@ -155,9 +159,8 @@ int local_check(struct objstore_backend_pool *bp, bool repair,
   }
   for (size_t i = 0; i < locked_fds.len; i++)
     close((int)locked_fds.ptr[i]);
-  if (r == 0 && report->missing)
-    r = 0; /* reported, not an error of the check itself */
 out:
+  free(absent.ptr);
   free(refs.ptr);
   free(present.ptr);
   free(locked_fds.ptr);

@@ -15,22 +15,8 @@
 
 void local_file_path(uint64_t id, char out[LOCAL_FILE_PATH])
 {
-  snprintf(out, LOCAL_FILE_PATH, "%02x/%02x/%016" PRIx64,
-           (unsigned)(id >> 56), (unsigned)(id >> 48) & 0xff, id);
-}
-
-static int make_parents(int dirfd, const char *rel)
-{
-  char d[8];
-  memcpy(d, rel, 2);
-  d[2] = '\0';
-  if (mkdirat(dirfd, d, 0755) < 0 && errno != EEXIST)
-    return -errno;
-  memcpy(d, rel, 5);
-  d[5] = '\0';
-  if (mkdirat(dirfd, d, 0755) < 0 && errno != EEXIST)
-    return -errno;
-  return 0;
+  snprintf(out, LOCAL_FILE_PATH, "%02x/%016" PRIx64, (unsigned)(id >> 56),
+           id);
 }
 
 int local_file_create(struct objstore_backend_pool *bp, uint64_t *id)
@@ -41,14 +27,6 @@ int local_file_create(struct objstore_backend_pool *bp, uint64_t *id)
     local_file_path(fid, rel);
     int fd = openat(bp->data_fd, rel, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
                     0644);
-    if (fd < 0 && errno == ENOENT) {
-      int r = make_parents(bp->data_fd, rel);
-      if (r < 0)
-        return lbd_error(r, "cannot create data directory in %s/data: %s",
-                         bp->path, strerror(-r));
-      fd = openat(bp->data_fd, rel, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
-                  0644);
-    }
     if (fd < 0) {
       if (errno == EEXIST)
         continue;
@@ -90,6 +68,70 @@ void local_file_unlink(struct objstore_backend_pool *bp, uint64_t id)
   char rel[LOCAL_FILE_PATH];
   local_file_path(id, rel);
   unlinkat(bp->data_fd, rel, 0);
+}
+
+int local_file_bury(MDB_txn *txn, struct objstore_backend_pool *bp,
+                    uint64_t id)
+{
+  return kv_put(txn, bp->kv->dbi[LDB_DEAD], &id, sizeof id, "", 0);
+}
+
+#define REAP_BATCH 1024
+#define REAP_EVERY 64
+
+int local_file_reap(struct objstore_backend_pool *bp)
+{
+  int rc;
+  __atomic_store_n(&bp->dead_pending, 0, __ATOMIC_RELAXED);
+  for (;;) {
+    uint64_t ids[REAP_BATCH];
+    size_t n = 0;
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    int r = kvenv_begin(bp->kv, false, &txn);
+    if (r < 0)
+      return r;
+    if ((rc = mdb_cursor_open(txn, bp->kv->dbi[LDB_DEAD], &cur)) == 0) {
+      MDB_val k, v;
+      for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && n < REAP_BATCH;
+           rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+        if (k.mv_size == sizeof ids[0])
+          memcpy(&ids[n++], k.mv_data, sizeof ids[0]);
+      mdb_cursor_close(cur);
+    }
+    mdb_txn_abort(txn);
+    if (rc && rc != MDB_NOTFOUND)
+      return kvenv_error(rc, "reading the dead file table");
+    /* The commits that buried these files are durable after this sync. */
+    if ((rc = mdb_env_sync(bp->kv->env, 1)))
+      return kvenv_error(rc, "syncing pool metadata");
+    if (n == 0)
+      return 0;
+    if (0)
+      return kvenv_error(rc, "syncing pool metadata");
+    for (size_t i = 0; i < n; i++)
+      local_file_unlink(bp, ids[i]);
+    if ((r = kvenv_begin(bp->kv, true, &txn)) < 0)
+      return r;
+    for (size_t i = 0; r == 0 && i < n; i++) {
+      r = kv_del(txn, bp->kv->dbi[LDB_DEAD], &ids[i], sizeof ids[i]);
+      if (r == -ENOENT)
+        r = 0;
+    }
+    if (r == 0)
+      r = kvenv_commit(txn);
+    else
+      mdb_txn_abort(txn);
+    if (r < 0 || n < REAP_BATCH)
+      return r;
+  }
+}
+
+void local_file_buried(struct objstore_backend_pool *bp, unsigned n)
+{
+  if (n && __atomic_add_fetch(&bp->dead_pending, n, __ATOMIC_RELAXED) >=
+               REAP_EVERY && local_file_reap(bp) < 0)
+    lbd_error_clear(); /* the next flush or check reaps them */
 }
 
 int local_pwrite_all(int fd, const void *buf, size_t len, uint64_t off)

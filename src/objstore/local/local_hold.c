@@ -27,9 +27,10 @@
 
 /* ---- op locks ------------------------------------------------------------ */
 
-/* Op lock bytes stay below 4 GiB: the byte's content is used too, and
- * the sparse "locks" file must stay within every filesystem's limits. */
-#define OBJ_LOCK_MASK (((uint64_t)1 << 32) - 1)
+/* Op lock bytes stay below 1 MiB: the byte's content is used too, and
+ * the "locks" file should stay small.  Two objects that share a byte only
+ * serialise their ops. */
+#define OBJ_LOCK_MASK (((uint64_t)1 << 20) - 1)
 
 uint64_t local_obj_lock_byte(const char *key, size_t klen)
 {
@@ -271,6 +272,19 @@ static int holds_remember(struct objstore_backend_pool *bp, uint64_t slot,
   return 0;
 }
 
+/* Does this handle hold KEY? */
+static bool holds_mine(struct objstore_backend_pool *bp,
+                       const unsigned char *key, size_t klen)
+{
+  bool mine = false;
+  pthread_mutex_lock(&bp->mu);
+  for (size_t i = 0; i < bp->holds.len && !mine; i++)
+    mine = bp->holds.ptr[i].klen == klen &&
+           memcmp(bp->holds.ptr[i].key, key, klen) == 0;
+  pthread_mutex_unlock(&bp->mu);
+  return mine;
+}
+
 /* Forget KEY if this handle holds it, releasing its byte. */
 static void holds_forget(struct objstore_backend_pool *bp,
                          const unsigned char *key, size_t klen)
@@ -398,7 +412,9 @@ int local_unwatch(struct objstore_backend_pool *bp, const char *oid,
   MDB_val v;
   uint64_t slot = 0;
   struct objstore_holder h;
-  r = kv_get(txn, bp->kv->dbi[LDB_HOLD], key, klen, &v);
+  r = holds_mine(bp, key, klen) ? kv_get(txn, bp->kv->dbi[LDB_HOLD], key,
+                                          klen, &v)
+                                 : -ENOENT;
   if (r == 0 && (r = hold_decode(&v, &slot, &h)) == 0) {
     bool mine = strcmp(h.client, bp->client) == 0;
     free(h.cookie), free(h.tag), free(h.desc);
@@ -482,7 +498,8 @@ int local_lock(struct objstore_backend_pool *bp, const char *oid,
 }
 
 static int unlock_as(struct objstore_backend_pool *bp, const char *oid,
-                     const char *name, const char *client, const char *cookie)
+                     const char *name, const char *client, const char *cookie,
+                     bool only_mine)
 {
   MDB_txn *txn;
   uint64_t iid;
@@ -491,7 +508,9 @@ static int unlock_as(struct objstore_backend_pool *bp, const char *oid,
     return r;
   unsigned char key[HOLD_KEY_MAX];
   size_t klen = lock_key(iid, name, client, cookie, key);
-  r = kv_del(txn, bp->kv->dbi[LDB_HOLD], key, klen);
+  r = only_mine && !holds_mine(bp, key, klen)
+          ? -ENOENT
+          : kv_del(txn, bp->kv->dbi[LDB_HOLD], key, klen);
   if (r == 0)
     r = kvenv_commit(txn);
   else
@@ -507,13 +526,13 @@ static int unlock_as(struct objstore_backend_pool *bp, const char *oid,
 int local_unlock(struct objstore_backend_pool *bp, const char *oid,
                  const char *name, const char *cookie)
 {
-  return unlock_as(bp, oid, name, bp->client, cookie);
+  return unlock_as(bp, oid, name, bp->client, cookie, true);
 }
 
 int local_break_lock(struct objstore_backend_pool *bp, const char *oid,
                      const char *name, const char *client, const char *cookie)
 {
-  return unlock_as(bp, oid, name, client, cookie);
+  return unlock_as(bp, oid, name, client, cookie, false);
 }
 
 int local_list_lockers(struct objstore_backend_pool *bp, const char *oid,
@@ -546,9 +565,15 @@ void local_holds_release_all(struct objstore_backend_pool *bp)
   if (bp->holds.len) {
     MDB_txn *txn;
     if (kvenv_begin(bp->kv, true, &txn) == 0) {
-      for (size_t i = 0; i < bp->holds.len; i++)
-        kv_del(txn, bp->kv->dbi[LDB_HOLD], bp->holds.ptr[i].key,
-               bp->holds.ptr[i].klen);
+      for (size_t i = 0; i < bp->holds.len; i++) {
+        /* Only if still ours: it may have been broken and taken anew. */
+        const struct local_hold_ref *h = &bp->holds.ptr[i];
+        MDB_val v;
+        uint64_t slot;
+        if (kv_get(txn, bp->kv->dbi[LDB_HOLD], h->key, h->klen, &v) == 0 &&
+            v.mv_size >= 8 && (memcpy(&slot, v.mv_data, 8), slot == h->slot))
+          kv_del(txn, bp->kv->dbi[LDB_HOLD], h->key, h->klen);
+      }
       if (kvenv_commit(txn) < 0)
         lbd_error_clear(); /* the bytes below are released all the same */
     }

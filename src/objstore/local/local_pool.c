@@ -20,7 +20,7 @@
 #define POOL_MAPSIZE ((size_t)64 << 30)
 
 static const char *const pool_dbs[LDB_COUNT] = {
-    "obj", "xattr", "omap", "snaps", "snapmap", "hold", "cfg"};
+    "obj", "xattr", "omap", "snaps", "snapmap", "hold", "cfg", "dead"};
 
 static int open_env(const char *path, struct kvenv **kv)
 {
@@ -73,6 +73,11 @@ int local_pool_init(const char *path, const char *uuid, int64_t id)
   snprintf(p, sizeof p, "%s/data", path);
   if (mkdir(p, 0755) < 0 && errno != EEXIST)
     return lbd_error(errno, "cannot create %s: %s", p, strerror(errno));
+  for (int i = 0; i < 256; i++) {
+    snprintf(p, sizeof p, "%s/data/%02x", path, i);
+    if (mkdir(p, 0755) < 0 && errno != EEXIST)
+      return lbd_error(errno, "cannot create %s: %s", p, strerror(errno));
+  }
   int r;
   if ((r = touch(path, "locks")) < 0 || (r = touch(path, "live")) < 0)
     return r;
@@ -174,8 +179,11 @@ void local_pool_close(struct objstore_backend_pool *bp)
 {
   if (!bp)
     return;
-  if (bp->kv)
+  if (bp->kv) {
     local_holds_release_all(bp);
+    if (bp->dead_pending && local_file_reap(bp) < 0)
+      lbd_error_clear(); /* a later flush or check reaps them */
+  }
   for (size_t i = 0; i < bp->lock_fds.len; i++)
     close(bp->lock_fds.ptr[i]);
   free(bp->lock_fds.ptr);
@@ -200,8 +208,7 @@ int local_flush(struct objstore_backend_pool *bp)
 {
   if (syncfs(bp->data_fd) < 0)
     return lbd_error(errno, "flushing pool %s: %s", bp->path, strerror(errno));
-  int rc = mdb_env_sync(bp->kv->env, 1);
-  return rc ? kvenv_error(rc, "flushing pool metadata") : 0;
+  return local_file_reap(bp);
 }
 
 const struct objstore_backend objstore_local_backend = {

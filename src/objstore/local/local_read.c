@@ -196,23 +196,32 @@ int local_list_snaps(struct objstore_backend_pool *bp, const char *oid,
 {
   char key[KEY_MAX + 1];
   size_t klen = local_obj_key(bp->ns, oid, key, sizeof key);
-  MDB_txn *txn;
   struct local_record rec = {0};
   memset(set, 0, sizeof *set);
-  int r = local_obj_settle(bp, key, klen);
-  if (r < 0 || (r = kvenv_begin(bp->kv, false, &txn)) < 0)
-    return r;
-  if (r < 0)
-    return r;
-  r = local_record_get(txn, bp, key, klen, &rec);
-  int fd = -1;
-  if (r == 0 && rec.head_exists)
-    fd = local_file_open(bp, rec.head_file, O_RDONLY);
-  mdb_txn_abort(txn);
+  int r = local_obj_settle(bp, key, klen), fd = -1;
+  for (int attempt = 0; r == 0 && attempt < 100; attempt++) {
+    MDB_txn *txn;
+    if ((r = kvenv_begin(bp->kv, false, &txn)) < 0)
+      return r;
+    r = local_record_get(txn, bp, key, klen, &rec);
+    fd = -1;
+    if (r == 0 && rec.head_exists)
+      fd = local_file_open(bp, rec.head_file, O_RDONLY);
+    mdb_txn_abort(txn);
+    if (r < 0 || fd != -ENOENT)
+      break;
+    local_record_free(&rec); /* replaced meanwhile: read the record again */
+  }
   if (r == -ENOENT)
     return no_object(oid);
-  if (r < 0)
+  if (r == 0 && fd < -1)
+    r = fd == -ENOENT ? lbd_error(EIO, "object %s: its data file is missing",
+                                  oid)
+                      : fd;
+  if (r < 0) {
+    local_record_free(&rec);
     return r;
+  }
   set->seq = rec.snap_seq;
   set->head_exists = rec.head_exists;
   struct stat st;

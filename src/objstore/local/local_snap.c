@@ -123,6 +123,8 @@ static int trim_object(struct objstore_backend_pool *bp, uint64_t snapid,
     r = kv_del(txn, bp->kv->dbi[LDB_SNAPMAP], mk, 8 + klen);
     r = r == -ENOENT ? 0 : r;
   }
+  if (r == 0 && *freed)
+    r = local_file_bury(txn, bp, *freed);
   if (r == 0)
     r = kvenv_commit(txn);
   else
@@ -202,8 +204,7 @@ int local_snap_remove(struct objstore_backend_pool *bp, uint64_t snapid)
       local_obj_unlock(bp, lfd, keys[i], lens[i], true);
       if (r < 0)
         return lbd_error_prefix(r, "removing snap %" PRIu64, snapid);
-      if (freed)
-        local_file_unlink(bp, freed);
+      local_file_buried(bp, freed != 0);
     }
   } while (n);
 
@@ -213,7 +214,9 @@ int local_snap_remove(struct objstore_backend_pool *bp, uint64_t snapid)
   local_be64(snapid, k);
   r = kv_del(txn, bp->kv->dbi[LDB_SNAPS], k, 8);
   if (r == 0 || r == -ENOENT)
-    return kvenv_commit(txn);
-  mdb_txn_abort(txn);
-  return r;
+    r = kvenv_commit(txn);
+  else
+    mdb_txn_abort(txn);
+  /* The freed clones' space is back when this returns. */
+  return r < 0 ? r : local_file_reap(bp);
 }

@@ -81,7 +81,7 @@ static int check_guard(MDB_txn *txn, struct objstore_backend_pool *bp,
                        size_t i)
 {
   const struct objstore_step *s = &op->steps[i];
-  uint64_t version = rec ? rec->version : 0;
+  uint64_t version = rec && rec->head_exists ? rec->version : 0;
   switch (s->type) {
   case STEP_ASSERT_EXISTS:
     if (!exists)
@@ -199,6 +199,11 @@ static int inplace_meta(struct objstore_backend_pool *bp, const char *key,
     r = kvenv_commit(txn);
   else
     mdb_txn_abort(txn);
+  /* Durable before the data changes: a power loss must not undo a shrunk
+   * overlap while keeping the write that made it wrong. */
+  int rc;
+  if (r == 0 && (rc = mdb_env_sync(bp->kv->env, 1)))
+    r = kvenv_error(rc, "syncing pool metadata");
   local_record_free(&rec);
   return r == -ENOENT ? -EAGAIN : r;
 }
@@ -461,13 +466,13 @@ static int work_meta(MDB_txn *txn, struct objstore_backend_pool *bp,
   return 0;
 }
 
-/* Pass two: one LMDB transaction makes the op visible. *UNLINK_OLD tells
- * whether the old head file is no longer referenced. */
+/* Pass two: one LMDB transaction makes the op visible.  *BURIED tells
+ * whether it buried the old head file. */
 static int work_commit(struct objstore_backend_pool *bp, const char *oid,
                        const char *key, size_t klen,
                        const struct objstore_write_op *op,
                        const struct objstore_snapc *snapc, struct work *w,
-                       bool *unlink_old)
+                       bool *buried)
 {
   MDB_txn *txn;
   struct local_record rec = {0};
@@ -483,9 +488,9 @@ static int work_commit(struct objstore_backend_pool *bp, const char *oid,
   } else if (kv_get(txn, bp->kv->dbi[LDB_OBJ], key, klen, &(MDB_val){0}) == 0) {
     r = -EAGAIN;
   }
+  *buried = false;
   if (r == 0 && !had_record && !w->exists) {
     mdb_txn_abort(txn); /* e.g. create then remove: nothing to commit */
-    *unlink_old = false;
     return 0;
   }
   bool old_head = had_record && rec.head_exists;
@@ -500,15 +505,18 @@ static int work_commit(struct objstore_backend_pool *bp, const char *oid,
       rec.snap_seq = snapc ? snapc->seq : 0;
     }
   }
+  bool cloned = false;
   if (r == 0 && old_head && data_touched && snapc && snapc->seq > rec.snap_seq) {
     uint64_t *snaps;
     size_t n;
     r = clone_snaps(txn, bp, snapc, rec.snap_seq, &snaps, &n);
     if (r == 0 && n) {
       r = add_clone(txn, bp, key, klen, &rec, w, snaps, n);
+      cloned = true;
       old_head = false; /* its file now belongs to the clone */
     }
-  } else if (r == 0 && old_head && data_touched && rec.nclones) {
+  }
+  if (r == 0 && old_head && data_touched && !cloned && rec.nclones) {
     struct local_clone *c = &rec.clones[rec.nclones - 1];
     for (size_t i = 0; r == 0 && i < w->dirty.n; i++)
       r = extent_set_subtract(&c->overlap, w->dirty.ext[i].off,
@@ -521,7 +529,6 @@ static int work_commit(struct objstore_backend_pool *bp, const char *oid,
   if (r == 0 && !changed && !(w->exists && !had_record)) {
     mdb_txn_abort(txn); /* nothing to do, e.g. zero of a missing object */
     local_record_free(&rec);
-    *unlink_old = false;
     return 0;
   }
   if (r == 0 && (r = local_cfg_get(txn, bp, "version", &pool_version)) == 0)
@@ -539,11 +546,14 @@ static int work_commit(struct objstore_backend_pool *bp, const char *oid,
     else
       r = local_record_put(txn, bp, key, klen, &rec);
   }
+  uint64_t old_file = w->rec ? w->rec->head_file : 0;
+  if (r == 0 && old_head && data_touched)
+    r = local_file_bury(txn, bp, old_file);
   if (r == 0)
     r = kvenv_commit(txn);
   else
     mdb_txn_abort(txn);
-  *unlink_old = r == 0 && old_head && data_touched;
+  *buried = r == 0 && old_head && data_touched;
   local_record_free(&rec);
   if (r < 0 && r != -EAGAIN)
     lbd_error_prefix(r, "object %s", oid);
@@ -590,17 +600,21 @@ static int run_full(struct objstore_backend_pool *bp, const char *oid,
   if (r == 0)
     r = work_data(txn, bp, oid, op, &w);
   mdb_txn_abort(txn);
-  bool unlink_old = false;
+  /* The new data is on disk before any commit can make it the head. */
+  if (r == 0 && w.fd >= 0 && fdatasync(w.fd) < 0)
+    r = lbd_error(errno, "object %s: syncing its data: %s", oid,
+                  strerror(errno));
+  bool buried = false;
   if (r == 0)
-    r = work_commit(bp, oid, key, klen, op, snapc, &w, &unlink_old);
+    r = work_commit(bp, oid, key, klen, op, snapc, &w, &buried);
   if (r < 0)
     work_drop_file(bp, &w);
   else if (w.fd >= 0)
     close(w.fd); /* after the commit: this releases the creation lock */
   if (w.old_fd >= 0)
     close(w.old_fd);
-  if (unlink_old)
-    local_file_unlink(bp, rec.head_file);
+  if (buried)
+    local_file_buried(bp, 1);
   if (w.rec)
     local_record_free(&rec);
   extent_set_free(&w.dirty);
