@@ -141,6 +141,7 @@ struct lbd_watcher {
 };
 int lbd_watchers_list(lbd_image_t *image, struct lbd_watcher **watchers,
                       size_t *count);
+void lbd_watchers_list_free(struct lbd_watcher *watchers, size_t count);
 
 #ifdef __cplusplus
 }

@@ -399,7 +399,7 @@ int cmd_status(struct ctx *c)
       cli_fail(c, r, "listing watchers");
     } else {
       r = print_status(c, w, n);
-      free(w);
+      lbd_watchers_list_free(w, n);
     }
     cli_close(c, io, img);
   }

@@ -169,8 +169,6 @@ int lbd_open(lbd_ioctx_t *io, const char *name, const char *snap,
   int r = image_check_name("image name", name);
   if (r < 0)
     return r;
-  if (snap)
-    return lbd_error(ENOENT, "image %s has no snapshot %s", name, snap);
   lbd_image_t *img = calloc(1, sizeof *img);
   if (!img)
     return lbd_error(ENOMEM, "out of memory");
@@ -183,6 +181,8 @@ int lbd_open(lbd_ioctx_t *io, const char *name, const char *snap,
            lbd_random_u64());
   if ((r = image_dir_lookup(io->pool, name, img->id)) < 0 ||
       (r = image_header_read(io->pool, img->id, &img->hdr)) < 0 ||
+      (snap && (r = lbd_error(ENOENT, "image %s has no snapshot %s", name,
+                              snap)) < 0) ||
       (r = open_data_pool(io, &img->hdr, &img->data)) < 0)
     goto fail;
   snprintf(img->header_oid, sizeof img->header_oid, IMAGE_HEADER_PREFIX "%s",
@@ -334,6 +334,12 @@ int lbd_watchers_list(lbd_image_t *img, struct lbd_watcher **watchers,
   *count = n;
   objstore_holders_free(h, n);
   return 0;
+}
+
+void lbd_watchers_list_free(struct lbd_watcher *watchers, size_t count)
+{
+  (void)count;
+  free(watchers);
 }
 
 int lbd_list(lbd_ioctx_t *io, char ***names, size_t *count)
