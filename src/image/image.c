@@ -229,8 +229,15 @@ int image_acquire_lock(struct lbd_image *img)
     r = objstore_lock(img->io->pool, img->header_oid, IMAGE_LOCK_NAME,
                       OBJSTORE_LOCK_EXCLUSIVE, img->lock_cookie, "internal",
                       "lbd exclusive lock");
-    if (r == 0)
+    /* The previous holder may have resized the image: read it again. */
+    struct image_header hdr;
+    if (r == 0 && (r = image_header_read(img->io->pool, img->id, &hdr)) < 0)
+      objstore_unlock(img->io->pool, img->header_oid, IMAGE_LOCK_NAME,
+                      img->lock_cookie);
+    if (r == 0) {
+      img->hdr = hdr;
       img->lock_held = true;
+    }
     else if (r == -EBUSY)
       r = lbd_error_prefix(r, "image %s is being written by another client",
                            img->name);
@@ -387,8 +394,7 @@ int lbd_remove(lbd_ioctx_t *io, const char *name)
     struct objstore_pool *data;
     if ((r = open_data_pool(io, &hdr, &data)) < 0)
       return lbd_error_prefix(r, "removing image %s", name);
-    r = image_remove_objects(data, id, 0,
-                             striping_object_count(&hdr.layout, hdr.size));
+    r = image_remove_objects(data, id, 0);
     objstore_pool_close(data);
     if (r == 0 && (r = objstore_remove(io->pool, oid, NULL)) == -ENOENT)
       r = 0;

@@ -97,8 +97,8 @@ int image_acquire_lock(struct lbd_image *img);
 /* image_io.c */
 void image_data_oid(const struct lbd_image *img, uint64_t objectno,
                     char *buf, size_t size);
-/* Remove every data object from object FIRST on (for remove and shrink). */
+/* Remove every data object numbered FIRST or more (remove and shrink). */
 int image_remove_objects(struct objstore_pool *data, const char *id,
-                         uint64_t first, uint64_t count);
+                         uint64_t first);
 
 #endif

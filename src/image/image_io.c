@@ -133,14 +133,47 @@ static int discard_piece(const struct object_extent *e, void *arg)
   return r;
 }
 
+/* Remove the objects of every object set wholly inside [OFF, OFF+LEN);
+ * narrow the range to what is left at both ends. */
+static int discard_whole_sets(struct lbd_image *img, uint64_t *off,
+                              uint64_t *len)
+{
+  const struct striping *l = &img->hdr.layout;
+  uint64_t set = l->object_size * l->stripe_count;
+  uint64_t first = (*off + set - 1) / set, end = (*off + *len) / set;
+  if (first >= end || l->stripe_count == 1)
+    return 0; /* unstriped: discard_piece sees whole objects itself */
+  for (uint64_t s = first; s < end; s++) {
+    for (uint64_t i = 0; i < l->stripe_count; i++) {
+      char oid[96];
+      image_data_oid(img, s * l->stripe_count + i, oid, sizeof oid);
+      int r = objstore_remove(img->data, oid, NULL);
+      if (r < 0 && r != -ENOENT)
+        return r;
+    }
+  }
+  lbd_error_clear();
+  /* Pieces before the first whole set are done by the caller; the tail
+   * after the last one too: discard them as two ranges. */
+  uint64_t head_end = first * set, tail = end * set;
+  struct io_ctx c = {img, NULL, tail, OBJSTORE_SNAP_HEAD};
+  int r = striping_map(l, tail, *off + *len - tail, discard_piece, &c);
+  if (r < 0)
+    return r;
+  *len = head_end - *off;
+  return 0;
+}
+
 int lbd_discard(lbd_image_t *img, uint64_t off, uint64_t len)
 {
   lbd_error_clear();
   int r = begin_write(img, off, len, "discard");
   if (r < 0)
     return r;
-  struct io_ctx c = {img, NULL, off, OBJSTORE_SNAP_HEAD};
-  r = striping_map(&img->hdr.layout, off, len, discard_piece, &c);
+  if ((r = discard_whole_sets(img, &off, &len)) == 0) {
+    struct io_ctx c = {img, NULL, off, OBJSTORE_SNAP_HEAD};
+    r = striping_map(&img->hdr.layout, off, len, discard_piece, &c);
+  }
   return r < 0 ? lbd_error_prefix(r, "discarding in image %s", img->name) : 0;
 }
 
@@ -160,13 +193,38 @@ int lbd_flush(lbd_image_t *img)
 }
 
 int image_remove_objects(struct objstore_pool *data, const char *id,
-                         uint64_t first, uint64_t count)
+                         uint64_t first)
 {
-  for (uint64_t i = first; i < first + count; i++) {
-    char oid[96];
-    data_oid_of(id, i, oid, sizeof oid);
-    int r = objstore_remove(data, oid, NULL);
-    if (r < 0 && r != -ENOENT)
+  /* Data object names sort by object number (fixed-width hex), so the
+   * objects at or past FIRST are one range of the sorted listing: only
+   * objects that exist are visited. */
+  char prefix[64], after[96];
+  int plen = snprintf(prefix, sizeof prefix, IMAGE_DATA_PREFIX "%s.", id);
+  if (first == 0)
+    snprintf(after, sizeof after, "%s", prefix);
+  else
+    data_oid_of(id, first - 1, after, sizeof after);
+  const char *ns = objstore_pool_ns(data);
+  bool more = true;
+  while (more) {
+    struct objstore_list_entry *e;
+    size_t n;
+    int r = objstore_list(data, 0, ns, after, 256, &e, &n, &more);
+    if (r < 0)
+      return r;
+    size_t i;
+    for (i = 0; i < n && r == 0; i++) {
+      if (strncmp(e[i].name, prefix, (size_t)plen) != 0) {
+        more = false;
+        break;
+      }
+      r = objstore_remove(data, e[i].name, NULL);
+      if (r == -ENOENT)
+        r = 0;
+      snprintf(after, sizeof after, "%s", e[i].name);
+    }
+    objstore_list_free(e, n);
+    if (r < 0)
       return r;
   }
   lbd_error_clear();
