@@ -377,7 +377,10 @@ struct pass {
   double cpu_s;   /* process CPU time over io + flush */
 };
 
-static struct pass write_pass(enum side s, unsigned pass_no)
+/* SYNCED: the baseline syncs each file before closing it, which is what
+ * every lbd write_full does before it returns (its data is on disk before
+ * the commit that makes it current, so a power loss never tears it). */
+static struct pass write_pass(enum side s, unsigned pass_no, bool synced)
 {
   struct pass r = {0};
   prefault();
@@ -392,6 +395,8 @@ static struct pass write_pass(enum side s, unsigned pass_no)
       if (fd < 0)
         die("open %s: %s", fpaths[i], strerror(errno));
       full_pwrite(fd, big_buf, OBJ_SIZE, 0, fpaths[i]);
+      if (synced && fdatasync(fd) != 0)
+        die("fdatasync %s: %s", fpaths[i], strerror(errno));
       if (close(fd) != 0)
         die("close %s: %s", fpaths[i], strerror(errno));
     }
@@ -480,13 +485,14 @@ static struct pass read_pass(enum side s, unsigned pass_no, bool cold)
 /* ---- results ------------------------------------------------------------ */
 
 enum tput_test { WRITE_NEW, WRITE_NEW_DUR, OVERWRITE, OVERWRITE_DUR,
-                 READ_WARM, READ_COLD, NTPUT };
+                 WRITE_SYNCED, READ_WARM, READ_COLD, NTPUT };
 static const char *const tput_name[NTPUT] = {
     "write_full new", "write_full new +flush", "write_full overwrite",
-    "write_full overwrite +flush", "read warm", "read cold"};
+    "write_full overwrite +flush", "write_full, base fdatasync", "read warm",
+    "read cold"};
 static const char *const tput_key[NTPUT] = {
     "write_new", "write_new_flush", "overwrite", "overwrite_flush",
-    "read_warm", "read_cold"};
+    "write_synced", "read_warm", "read_cold"};
 
 static double *mibs[NTPUT][2]; /* [test][side][round] MiB/s */
 static double *cpu[NTPUT][2];  /* [test][side][round] CPU seconds / wall */
@@ -711,7 +717,9 @@ static void print_table(void)
          opt.ops, (unsigned long long)opt.seed, opt.count);
   printf("  baseline    write: open(O_CREAT|O_WRONLY|O_TRUNC)+pwrite+close; "
          "read: open+pread+close;\n"
-         "              +flush: syncfs; random: pwrite/pread on open fds\n");
+         "              +flush: syncfs; base fdatasync: fdatasync before each "
+         "close;\n"
+         "              random: pwrite/pread on open fds\n");
   printf("  lbd         objstore_write_full / objstore_read / objstore_write; "
          "+flush: objstore_flush\n");
   printf("  memory      %s\n",
@@ -1002,7 +1010,7 @@ int main(int argc, char **argv)
       enum side s = order[k];
       progress("round %u/%u: write new, %s", round + 1, opt.rounds,
                side_name[s]);
-      struct pass p = write_pass(s, 1);
+      struct pass p = write_pass(s, 1, false);
       record(WRITE_NEW, s, round, p.io_s, p.cpu_io_s);
       record(WRITE_NEW_DUR, s, round, p.io_s + p.flush_s, p.cpu_s);
     }
@@ -1010,9 +1018,16 @@ int main(int argc, char **argv)
       enum side s = order[k];
       progress("round %u/%u: overwrite, %s", round + 1, opt.rounds,
                side_name[s]);
-      struct pass p = write_pass(s, 2);
+      struct pass p = write_pass(s, 2, false);
       record(OVERWRITE, s, round, p.io_s, p.cpu_io_s);
       record(OVERWRITE_DUR, s, round, p.io_s + p.flush_s, p.cpu_s);
+    }
+    for (int k = 0; k < 2; k++) {
+      enum side s = order[k];
+      progress("round %u/%u: overwrite, each op durable, %s", round + 1,
+               opt.rounds, side_name[s]);
+      struct pass p = write_pass(s, 2, true);
+      record(WRITE_SYNCED, s, round, p.io_s, p.cpu_io_s);
     }
     for (int k = 0; k < 2; k++) {
       enum side s = order[k];
@@ -1038,8 +1053,8 @@ int main(int argc, char **argv)
    * states.  First: rewrite every object (untimed), as a write pass left it.
    * Then: drop the cache and read every object back (untimed). */
   progress("random IO set-up: rewriting every object and file");
-  write_pass(BASE, 3);
-  write_pass(LBD, 3);
+  write_pass(BASE, 3, false);
+  write_pass(LBD, 3, false);
   random_phase(ST_WRITTEN);
   progress("random IO set-up: dropping the cache, reading everything back");
   make_cold(BASE);

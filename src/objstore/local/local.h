@@ -132,6 +132,9 @@ void local_file_buried(struct objstore_backend_pool *bp, unsigned n);
 /* Copy file SRC into the empty file DST, keeping holes. */
 int local_file_copy(int src, int dst);
 int local_pwrite_all(int fd, const void *buf, size_t len, uint64_t off);
+/* As local_pwrite_all, starting writeback of each MiB as soon as it is
+ * written: for new files that are synced before their commit. */
+int local_pwrite_streaming(int fd, const void *buf, size_t len, uint64_t off);
 /* Data extents of FD in [OFF, OFF+LEN) clipped to SIZE, added to MAP. */
 int local_file_map(int fd, uint64_t off, uint64_t len, uint64_t size,
                    struct extent_set *map);

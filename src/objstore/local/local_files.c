@@ -152,6 +152,23 @@ int local_pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
   return 0;
 }
 
+int local_pwrite_streaming(int fd, const void *buf, size_t len, uint64_t off)
+{
+  const size_t chunk = 1 << 20;
+  const char *p = buf;
+  while (len) {
+    size_t n = len < chunk ? len : chunk;
+    int r = local_pwrite_all(fd, p, n, off);
+    if (r < 0)
+      return r;
+    sync_file_range(fd, (off_t)off, (off_t)n, SYNC_FILE_RANGE_WRITE);
+    p += n;
+    off += n;
+    len -= n;
+  }
+  return 0;
+}
+
 static int copy_range(int src, int dst, off_t off, off_t len)
 {
   while (len > 0) {

@@ -333,7 +333,7 @@ static int work_data(MDB_txn *txn, struct objstore_backend_pool *bp,
       if (r == 0)
         r = work_new_file(bp, w, false);
       if (r == 0)
-        r = local_pwrite_all(w->fd, s->data, s->len, 0);
+        r = local_pwrite_streaming(w->fd, s->data, s->len, 0);
       if (r == 0 && ftruncate(w->fd, (off_t)s->len) < 0)
         r = lbd_error(errno, "object %s: %s", oid, strerror(errno));
       extent_set_add(&w->dirty, 0, ALL_BYTES);
