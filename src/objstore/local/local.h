@@ -74,6 +74,21 @@ struct local_hold_ref {
 };
 DEFINE_VECTOR(hold_vec, struct local_hold_ref);
 
+/* Open data files kept for the hot paths, by file id (direct-mapped). */
+#define LOCAL_FD_CACHE 64
+struct local_fd_slot {
+  uint64_t id;
+  int fd;
+  unsigned refs;  /* users of fd right now */
+  bool doomed;    /* close fd when the last user is done */
+};
+
+/* A data file opened through the cache: release with local_file_put. */
+struct local_fd_ref {
+  int fd;
+  struct local_fd_slot *slot; /* NULL: fd is the caller's to close */
+};
+
 struct objstore_backend_pool {
   struct kvenv *kv;
   char *path;
@@ -82,13 +97,15 @@ struct objstore_backend_pool {
   int64_t id;
   int data_fd;     /* data/ directory */
   char *lock_path; /* "locks" file */
-  int lock_peek_fd; /* reads op lock bytes' marks */
+  const volatile unsigned char *marks; /* the "locks" file, mapped */
   pthread_mutex_t mu;
   struct fd_vec lock_fds; /* idle fds on "locks", one per op in flight */
   int live_hold_fd;       /* holds this handle's liveness bytes */
   int live_check_fd;      /* tests other holders' bytes */
   struct hold_vec holds;  /* watches and locks this handle holds */
   unsigned dead_pending;  /* files this handle added to the dead table */
+  pthread_mutex_t fd_mu;
+  struct local_fd_slot fd_cache[LOCAL_FD_CACHE];
 };
 
 /* local_record.c */
@@ -120,6 +137,14 @@ void local_file_path(uint64_t id, char out[LOCAL_FILE_PATH]);
 int local_file_create(struct objstore_backend_pool *bp, uint64_t *id);
 /* Open data file ID; ENOENT (no message) if it is gone. */
 int local_file_open(struct objstore_backend_pool *bp, uint64_t id, int flags);
+/* As local_file_open(O_RDWR), through a small cache of open files: saves
+ * the path lookup and the close on every in-place write and read.  A cached
+ * file replaced by another process stays open here until its slot is
+ * reused or the pool closed. */
+int local_file_get(struct objstore_backend_pool *bp, uint64_t id,
+                   struct local_fd_ref *ref);
+void local_file_put(struct objstore_backend_pool *bp, struct local_fd_ref *ref);
+void local_fd_cache_clear(struct objstore_backend_pool *bp);
 void local_file_unlink(struct objstore_backend_pool *bp, uint64_t id);
 /* In TXN: file ID is no longer referenced; unlink it once synced. */
 int local_file_bury(MDB_txn *txn, struct objstore_backend_pool *bp,
@@ -140,6 +165,7 @@ int local_file_map(int fd, uint64_t off, uint64_t len, uint64_t size,
                    struct extent_set *map);
 
 /* local_hold.c: per-object op locks */
+#define LOCAL_LOCK_BYTES ((uint64_t)1 << 20) /* size of the "locks" file */
 uint64_t local_obj_lock_byte(const char *key, size_t klen);
 /* Take the op lock of KEY shared (in-place data writes) or exclusive
  * (everything that changes metadata); returns the fd to pass to unlock.

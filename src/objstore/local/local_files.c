@@ -63,8 +63,91 @@ int local_file_open(struct objstore_backend_pool *bp, uint64_t id, int flags)
                    strerror(e));
 }
 
+int local_file_get(struct objstore_backend_pool *bp, uint64_t id,
+                   struct local_fd_ref *ref)
+{
+  struct local_fd_slot *slot = &bp->fd_cache[id % LOCAL_FD_CACHE];
+  pthread_mutex_lock(&bp->fd_mu);
+  if (slot->id == id && slot->fd >= 0 && !slot->doomed) {
+    slot->refs++;
+    ref->fd = slot->fd;
+    ref->slot = slot;
+    pthread_mutex_unlock(&bp->fd_mu);
+    return 0;
+  }
+  pthread_mutex_unlock(&bp->fd_mu);
+  int fd = local_file_open(bp, id, O_RDWR);
+  if (fd < 0)
+    return fd;
+  ref->fd = fd;
+  ref->slot = NULL;
+  int old = -1;
+  pthread_mutex_lock(&bp->fd_mu);
+  if (slot->refs == 0) { /* take the slot over */
+    old = slot->fd;
+    slot->id = id;
+    slot->fd = fd;
+    slot->doomed = false;
+    slot->refs = 1;
+    ref->slot = slot;
+  }
+  pthread_mutex_unlock(&bp->fd_mu);
+  if (old >= 0)
+    close(old);
+  return 0;
+}
+
+void local_file_put(struct objstore_backend_pool *bp, struct local_fd_ref *ref)
+{
+  if (!ref->slot) {
+    close(ref->fd);
+    return;
+  }
+  int fd = -1;
+  pthread_mutex_lock(&bp->fd_mu);
+  if (--ref->slot->refs == 0 && ref->slot->doomed) {
+    fd = ref->slot->fd;
+    ref->slot->fd = -1;
+    ref->slot->id = 0;
+    ref->slot->doomed = false;
+  }
+  pthread_mutex_unlock(&bp->fd_mu);
+  if (fd >= 0)
+    close(fd);
+}
+
+void local_fd_cache_clear(struct objstore_backend_pool *bp)
+{
+  for (int i = 0; i < LOCAL_FD_CACHE; i++) {
+    if (bp->fd_cache[i].fd >= 0)
+      close(bp->fd_cache[i].fd);
+    bp->fd_cache[i].fd = -1;
+    bp->fd_cache[i].id = 0;
+  }
+}
+
+static void fd_cache_evict(struct objstore_backend_pool *bp, uint64_t id)
+{
+  struct local_fd_slot *slot = &bp->fd_cache[id % LOCAL_FD_CACHE];
+  int fd = -1;
+  pthread_mutex_lock(&bp->fd_mu);
+  if (slot->id == id && slot->fd >= 0) {
+    if (slot->refs) {
+      slot->doomed = true;
+    } else {
+      fd = slot->fd;
+      slot->fd = -1;
+      slot->id = 0;
+    }
+  }
+  pthread_mutex_unlock(&bp->fd_mu);
+  if (fd >= 0)
+    close(fd);
+}
+
 void local_file_unlink(struct objstore_backend_pool *bp, uint64_t id)
 {
+  fd_cache_evict(bp, id);
   char rel[LOCAL_FILE_PATH];
   local_file_path(id, rel);
   unlinkat(bp->data_fd, rel, 0);

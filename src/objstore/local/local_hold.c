@@ -30,7 +30,7 @@
 /* Op lock bytes stay below 1 MiB: the byte's content is used too, and
  * the "locks" file should stay small.  Two objects that share a byte only
  * serialise their ops. */
-#define OBJ_LOCK_MASK (((uint64_t)1 << 20) - 1)
+#define OBJ_LOCK_MASK (LOCAL_LOCK_BYTES - 1)
 
 uint64_t local_obj_lock_byte(const char *key, size_t klen)
 {
@@ -76,7 +76,7 @@ int local_obj_lock(struct objstore_backend_pool *bp, const char *key,
   if (exclusive) {
     mark = 1;
     r = pwrite(fd, &mark, 1, (off_t)byte) == 1 ? 0 : -errno;
-  } else if (pread(fd, &mark, 1, (off_t)byte) == 1 && mark) {
+  } else if (bp->marks[byte]) {
     r = kvenv_refresh(bp->kv);
     mark = 0;
     if (r == 0 && pwrite(fd, &mark, 1, (off_t)byte) != 1)
@@ -93,9 +93,7 @@ int local_obj_lock(struct objstore_backend_pool *bp, const char *key,
 int local_obj_settle(struct objstore_backend_pool *bp, const char *key,
                      size_t klen)
 {
-  char mark = 0;
-  if (pread(bp->lock_peek_fd, &mark, 1,
-            (off_t)local_obj_lock_byte(key, klen)) != 1 || !mark)
+  if (!bp->marks[local_obj_lock_byte(key, klen)])
     return 0;
   int fd = local_obj_lock(bp, key, klen, false);
   if (fd < 0)

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <dirent.h>
@@ -134,8 +135,11 @@ int local_pool_open(const char *path, int64_t id, const char *ns,
   if (!bp)
     return lbd_error(ENOMEM, "out of memory");
   bp->data_fd = bp->live_hold_fd = bp->live_check_fd = -1;
-  bp->lock_peek_fd = -1;
+  bp->marks = MAP_FAILED;
   pthread_mutex_init(&bp->mu, NULL);
+  pthread_mutex_init(&bp->fd_mu, NULL);
+  for (int i = 0; i < LOCAL_FD_CACHE; i++)
+    bp->fd_cache[i].fd = -1;
   bp->id = id;
   snprintf(bp->client, sizeof bp->client, "%s", client);
   bp->path = strdup(path);
@@ -159,9 +163,16 @@ int local_pool_open(const char *path, int64_t id, const char *ns,
   snprintf(p, sizeof p, "%s/live", path);
   bp->live_hold_fd = open(p, O_RDWR | O_CLOEXEC);
   bp->live_check_fd = open(p, O_RDWR | O_CLOEXEC);
-  bp->lock_peek_fd = open(bp->lock_path, O_RDONLY | O_CLOEXEC);
+  int lfd = open(bp->lock_path, O_RDWR | O_CLOEXEC);
+  struct stat st;
+  if (lfd >= 0 && fstat(lfd, &st) == 0 &&
+      (st.st_size >= (off_t)LOCAL_LOCK_BYTES ||
+       ftruncate(lfd, (off_t)LOCAL_LOCK_BYTES) == 0))
+    bp->marks = mmap(NULL, LOCAL_LOCK_BYTES, PROT_READ, MAP_SHARED, lfd, 0);
+  if (lfd >= 0)
+    close(lfd);
   if (bp->data_fd < 0 || bp->live_hold_fd < 0 || bp->live_check_fd < 0 ||
-      bp->lock_peek_fd < 0) {
+      bp->marks == MAP_FAILED) {
     r = lbd_error(errno, "opening pool directory %s: %s", path,
                   strerror(errno));
     goto fail;
@@ -194,9 +205,11 @@ void local_pool_close(struct objstore_backend_pool *bp)
     close(bp->live_hold_fd);
   if (bp->live_check_fd >= 0)
     close(bp->live_check_fd);
-  if (bp->lock_peek_fd >= 0)
-    close(bp->lock_peek_fd);
+  if (bp->marks != MAP_FAILED)
+    munmap((void *)bp->marks, LOCAL_LOCK_BYTES);
+  local_fd_cache_clear(bp);
   kvenv_close(bp->kv);
+  pthread_mutex_destroy(&bp->fd_mu);
   pthread_mutex_destroy(&bp->mu);
   free(bp->lock_path);
   free(bp->path);

@@ -63,7 +63,7 @@ static int resolve(MDB_txn *txn, struct objstore_backend_pool *bp,
 /* Open the data file of OID at SNAPID; on success *FD, *SIZE and, if REC is
  * not NULL, the record (caller frees). */
 static int open_at(struct objstore_backend_pool *bp, const char *oid,
-                   uint64_t snapid, int *fd, uint64_t *size,
+                   uint64_t snapid, struct local_fd_ref *ref, uint64_t *size,
                    struct local_record *rec_out)
 {
   char key[KEY_MAX + 1];
@@ -86,7 +86,13 @@ static int open_at(struct objstore_backend_pool *bp, const char *oid,
     bool gone = false;
     r = resolve(txn, bp, oid, &rec, snapid, &file, &sz);
     if (r == 0) {
-      r = local_file_open(bp, file, O_RDONLY);
+      r = local_file_get(bp, file, ref);
+      if (r == -EACCES || r == -EPERM || r == -EROFS) {
+        lbd_error_clear(); /* a reader of a pool it may not write */
+        r = ref->fd = local_file_open(bp, file, O_RDONLY);
+        ref->slot = NULL;
+        r = r < 0 ? r : 0;
+      }
       gone = r == -ENOENT;
     }
     mdb_txn_abort(txn);
@@ -96,12 +102,11 @@ static int open_at(struct objstore_backend_pool *bp, const char *oid,
         continue; /* replaced since we read the record: read it again */
       return r;
     }
-    *fd = r;
     if (sz == UINT64_MAX) {
       struct stat st;
-      if (fstat(*fd, &st) < 0) {
+      if (fstat(ref->fd, &st) < 0) {
         r = lbd_error(errno, "object %s: %s", oid, strerror(errno));
-        close(*fd);
+        local_file_put(bp, ref);
         local_record_free(&rec);
         return r;
       }
@@ -121,11 +126,12 @@ ssize_t local_read(struct objstore_backend_pool *bp, const char *oid,
                    uint64_t snapid, uint64_t off, size_t len, void *buf,
                    struct extent_set *map)
 {
-  int fd;
+  struct local_fd_ref ref;
   uint64_t size;
-  int r = open_at(bp, oid, snapid, &fd, &size, NULL);
+  int r = open_at(bp, oid, snapid, &ref, &size, NULL);
   if (r < 0)
     return r;
+  int fd = ref.fd;
   size_t n = off >= size ? 0 : (size - off < len ? (size_t)(size - off) : len);
   size_t done = 0;
   while (buf && done < n) {
@@ -144,19 +150,20 @@ ssize_t local_read(struct objstore_backend_pool *bp, const char *oid,
   }
   if (r == 0 && map)
     r = local_file_map(fd, off, n, size, map);
-  close(fd);
+  local_file_put(bp, &ref);
   return r < 0 ? r : (ssize_t)n;
 }
 
 int local_stat(struct objstore_backend_pool *bp, const char *oid,
                uint64_t snapid, struct objstore_stat *st)
 {
-  int fd;
+  struct local_fd_ref ref;
   uint64_t size;
   struct local_record rec;
-  int r = open_at(bp, oid, snapid, &fd, &size, &rec);
+  int r = open_at(bp, oid, snapid, &ref, &size, &rec);
   if (r < 0)
     return r;
+  int fd = ref.fd;
   struct stat fst;
   st->size = size;
   st->version = rec.version;
@@ -166,7 +173,7 @@ int local_stat(struct objstore_backend_pool *bp, const char *oid,
     if (m > st->mtime_ns)
       st->mtime_ns = m;
   }
-  close(fd);
+  local_file_put(bp, &ref);
   local_record_free(&rec);
   return 0;
 }

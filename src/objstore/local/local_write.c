@@ -211,12 +211,12 @@ static int inplace_meta(struct objstore_backend_pool *bp, const char *key,
 /* The fast path; -EAGAIN when the op needs the full one. */
 static int run_in_place(struct objstore_backend_pool *bp, const char *oid,
                         const char *key, size_t klen,
-                        const struct objstore_write_op *op,
                         const struct objstore_step *data,
                         const struct objstore_snapc *snapc)
 {
   MDB_txn *txn;
   struct local_record rec;
+  struct local_fd_ref ref;
   int r = kvenv_begin(bp->kv, false, &txn);
   if (r < 0)
     return r;
@@ -227,25 +227,30 @@ static int run_in_place(struct objstore_backend_pool *bp, const char *oid,
   }
   if (!rec.head_exists || (snapc && snapc->seq > rec.snap_seq))
     r = -EAGAIN;
-  int fd = r == 0 ? local_file_open(bp, rec.head_file, O_RDWR) : r;
+  if (r == 0 && (r = local_file_get(bp, rec.head_file, &ref)) == -ENOENT)
+    r = -EAGAIN;
   mdb_txn_abort(txn);
-  if (fd < 0) {
+  if (r < 0) {
     local_record_free(&rec);
-    return fd == -ENOENT && r == 0 ? -EAGAIN : fd;
+    return r;
   }
+  /* Only a write needs no size: zero and truncate clip to it. */
+  uint64_t size = UINT64_MAX, off, len;
   struct stat st;
-  uint64_t off, len;
-  if (fstat(fd, &st) < 0)
-    r = lbd_error(errno, "object %s: %s", oid, strerror(errno));
-  step_range(data, (uint64_t)st.st_size, &off, &len);
+  if (data->type != STEP_WRITE) {
+    if (fstat(ref.fd, &st) < 0)
+      r = lbd_error(errno, "object %s: %s", oid, strerror(errno));
+    size = (uint64_t)st.st_size;
+  }
+  step_range(data, size, &off, &len);
   bool bump = data->type == STEP_TRUNCATE;
   if (r == 0 && (bump || (rec.nclones &&
                           extent_set_intersects(
                               &rec.clones[rec.nclones - 1].overlap, off, len))))
     r = inplace_meta(bp, key, klen, rec.head_file, off, len, bump);
-  if (r == 0 && (r = apply_data_step(fd, data, (uint64_t)st.st_size)) < 0)
+  if (r == 0 && (r = apply_data_step(ref.fd, data, size)) < 0)
     lbd_error_prefix(r, "object %s", oid);
-  close(fd);
+  local_file_put(bp, &ref);
   local_record_free(&rec);
   return r;
 }
@@ -633,7 +638,7 @@ int local_operate(struct objstore_backend_pool *bp, const char *oid,
     int lfd = local_obj_lock(bp, key, klen, false);
     if (lfd < 0)
       return lfd;
-    r = run_in_place(bp, oid, key, klen, op, data, snapc);
+    r = run_in_place(bp, oid, key, klen, data, snapc);
     local_obj_unlock(bp, lfd, key, klen, false);
   }
   for (int attempt = 0; r == -EAGAIN && attempt < 10; attempt++) {
