@@ -143,6 +143,14 @@ int lbd_watchers_list(lbd_image_t *image, struct lbd_watcher **watchers,
                       size_t *count);
 void lbd_watchers_list_free(struct lbd_watcher *watchers, size_t count);
 
+/* ---- object map (feature object-map) ---------------------------------- */
+
+/* Rebuild the image's object map from the data objects that exist (takes
+ * the exclusive lock). */
+int lbd_object_map_rebuild(lbd_image_t *image);
+/* Count the objects whose state in the object map on disk is wrong. */
+int lbd_object_map_check(lbd_image_t *image, uint64_t *wrong);
+
 #ifdef __cplusplus
 }
 #endif

@@ -15,8 +15,8 @@
 #define MAX_IMAGE_SIZE (1ULL << 56) /* 64 PiB */
 #define SUPPORTED_FEATURES                                                   \
   (LBD_FEATURE_LAYERING | LBD_FEATURE_STRIPINGV2 |                           \
-   LBD_FEATURE_EXCLUSIVE_LOCK | LBD_FEATURE_DEEP_FLATTEN |                   \
-   LBD_FEATURE_DATA_POOL)
+   LBD_FEATURE_EXCLUSIVE_LOCK | LBD_FEATURE_OBJECT_MAP |                     \
+   LBD_FEATURE_DEEP_FLATTEN | LBD_FEATURE_DATA_POOL)
 
 static const struct {
   const char *name;
@@ -107,6 +107,12 @@ static int header_from_options(lbd_ioctx_t *io,
     return lbd_error(ENOTSUP, "image feature(s) %s not supported by this "
                      "version of lbd", names[0] ? names : "(unknown bits)");
   }
+  if ((hdr->features & LBD_FEATURE_OBJECT_MAP) &&
+      !(hdr->features & LBD_FEATURE_EXCLUSIVE_LOCK))
+    return lbd_error(EINVAL, "feature object-map needs feature "
+                     "exclusive-lock");
+  if ((r = image_object_map_check_size(hdr)) < 0)
+    return r;
   if (opts->data_pool && *opts->data_pool) {
     if ((r = objstore_pool_lookup(io->cluster->os, opts->data_pool,
                                   &hdr->data_pool_id)) < 0)
@@ -139,8 +145,12 @@ int lbd_create(lbd_ioctx_t *io, const char *name,
     return lbd_error_prefix(r, "creating image %s", name);
   snprintf(id, sizeof id, "%012" PRIx64,
            lbd_random_u64() & (uint64_t)0xffffffffffff);
-  /* Header first: a crash before the directory entry leaves an unnamed
-   * header, never a name without an image. */
+  /* Object map, then header, then name: a crash leaves unnamed objects,
+   * never a name without an image. */
+  if ((hdr.features & LBD_FEATURE_OBJECT_MAP) &&
+      (r = image_object_map_create(io->pool, id, striping_object_count(
+                                                     &hdr.layout, hdr.size))) < 0)
+    return lbd_error_prefix(r, "creating image %s", name);
   if ((r = image_header_create(io->pool, id, &hdr)) < 0)
     return lbd_error_prefix(r, "creating image %s", name);
   if ((r = image_dir_add(io->pool, name, id)) < 0) {
@@ -173,6 +183,7 @@ int lbd_open(lbd_ioctx_t *io, const char *name, const char *snap,
   if (!img)
     return lbd_error(ENOMEM, "out of memory");
   pthread_mutex_init(&img->mu, NULL);
+  pthread_mutex_init(&img->omap_mu, NULL);
   img->io = io;
   img->snap_id = OBJSTORE_SNAP_HEAD;
   img->read_only = flags & LBD_OPEN_READ_ONLY;
@@ -196,6 +207,7 @@ int lbd_open(lbd_ioctx_t *io, const char *name, const char *snap,
 fail:
   lbd_error_prefix(r, "opening image %s", name);
   objstore_pool_close(img->data);
+  pthread_mutex_destroy(&img->omap_mu);
   pthread_mutex_destroy(&img->mu);
   free(img);
   return r;
@@ -209,11 +221,17 @@ int lbd_close(lbd_image_t *img)
   int r = 0;
   if (!img->read_only)
     r = lbd_flush(img);
-  if (img->lock_held)
+  if (img->lock_held) {
+    /* Clean only after a good flush: else the next writer rebuilds. */
+    if (r == 0 && (r = image_object_map_released(img)) < 0)
+      lbd_error_prefix(r, "closing image %s", img->name);
     objstore_unlock(img->io->pool, img->header_oid, IMAGE_LOCK_NAME,
                     img->lock_cookie);
+  }
   objstore_unwatch(img->io->pool, img->header_oid, img->watch);
   objstore_pool_close(img->data);
+  free(img->omap);
+  pthread_mutex_destroy(&img->omap_mu);
   pthread_mutex_destroy(&img->mu);
   free(img);
   return r;
@@ -236,8 +254,13 @@ int image_acquire_lock(struct lbd_image *img)
                       img->lock_cookie);
     if (r == 0) {
       img->hdr = hdr;
-      img->lock_held = true;
+      r = image_object_map_acquired(img);
+      if (r < 0)
+        objstore_unlock(img->io->pool, img->header_oid, IMAGE_LOCK_NAME,
+                        img->lock_cookie);
     }
+    if (r == 0)
+      img->lock_held = true;
     else if (r == -EBUSY)
       r = lbd_error_prefix(r, "image %s is being written by another client",
                            img->name);
@@ -301,7 +324,16 @@ int lbd_resize(lbd_image_t *img, uint64_t size)
      * zeroes at its end, never the new size with stale data past it. */
     if (size < hdr.size && (r = lbd_discard(img, size, hdr.size - size)) < 0)
       break;
+    struct image_header want = hdr;
+    want.size = size;
+    if ((r = image_object_map_check_size(&want)) < 0)
+      break;
+    /* A larger map first when growing; a smaller one after shrinking. */
+    if (size > hdr.size && (r = image_object_map_resize(img, size)) < 0)
+      break;
     r = image_header_set_size(img->io->pool, img->id, &hdr, size);
+    if (r == 0 && size < hdr.size)
+      r = image_object_map_resize(img, size);
     if (r == -ECANCELED) {
       r = 0;
       continue;
@@ -396,6 +428,10 @@ int lbd_remove(lbd_ioctx_t *io, const char *name)
       return lbd_error_prefix(r, "removing image %s", name);
     r = image_remove_objects(data, id, 0);
     objstore_pool_close(data);
+    char map_oid[64];
+    image_object_map_oid(id, map_oid, sizeof map_oid);
+    if (r == 0 && (r = objstore_remove(io->pool, map_oid, NULL)) == -ENOENT)
+      r = 0;
     if (r == 0 && (r = objstore_remove(io->pool, oid, NULL)) == -ENOENT)
       r = 0;
   } else if (r == -ENOENT) {

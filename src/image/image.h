@@ -24,6 +24,8 @@
 #define IMAGE_NAMESPACES "lbd_namespaces"
 #define IMAGE_HEADER_PREFIX "lbd_header."
 #define IMAGE_DATA_PREFIX "lbd_data."
+#define IMAGE_OBJECT_MAP_PREFIX "lbd_object_map."
+#define IMAGE_OBJECT_MAP_MAX 256000000 /* objects, as rbd */
 #define IMAGE_LOCK_NAME "lbd_lock"
 #define IMAGE_MAX_NAME 255
 #define IMAGE_ID_LEN 12
@@ -64,6 +66,16 @@ struct lbd_image {
   struct image_header hdr;
   bool lock_held;
   char lock_cookie[64];
+  pthread_mutex_t omap_mu;       /* guards omap updates */
+  uint8_t *omap;                 /* object map, while the lock is held */
+  uint64_t omap_objects;
+};
+
+enum {
+  OBJECT_NONEXISTENT = 0,
+  OBJECT_EXISTS = 1,
+  OBJECT_PENDING = 2,
+  OBJECT_EXISTS_CLEAN = 3,
 };
 
 /* image_name.c */
@@ -93,6 +105,23 @@ int image_header_set_size(struct objstore_pool *pool, const char *id,
 /* image.c: take the image's exclusive lock before the first write (if the
  * image has the exclusive-lock feature); EBUSY naming a live holder. */
 int image_acquire_lock(struct lbd_image *img);
+
+/* object_map.c */
+void image_object_map_oid(const char *id, char *buf, size_t size);
+int image_object_map_check_size(const struct image_header *hdr);
+int image_object_map_create(struct objstore_pool *pool, const char *id,
+                            uint64_t nobjects);
+int image_object_map_load(struct lbd_image *img);
+int image_object_map_rebuild(struct lbd_image *img);
+/* The state of OBJECTNO; meaningful only while img->omap is set. */
+uint8_t image_object_map_get(const struct lbd_image *img, uint64_t objectno);
+/* Record STATE for OBJECTNO, durably, if it changes (no-op without map). */
+int image_object_map_set(struct lbd_image *img, uint64_t objectno,
+                         uint8_t state);
+int image_object_map_resize(struct lbd_image *img, uint64_t size);
+/* After taking / before releasing the exclusive lock. */
+int image_object_map_acquired(struct lbd_image *img);
+int image_object_map_released(struct lbd_image *img);
 
 /* image_io.c */
 void image_data_oid(const struct lbd_image *img, uint64_t objectno,

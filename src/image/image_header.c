@@ -126,6 +126,8 @@ int image_header_create(struct objstore_pool *pool, const char *id,
   objstore_write_op_omap_set(op, "data_pool", pool_buf, (size_t)n);
   set_u64(op, "create_timestamp", (uint64_t)hdr->create_time);
   set_u64(op, "snap_seq", hdr->snap_seq);
+  if (hdr->features & LBD_FEATURE_OBJECT_MAP)
+    objstore_write_op_omap_set(op, "object_map_state", "clean", 5);
   int r = objstore_write_op_operate(pool, oid, op, NULL, OBJSTORE_OP_FUA);
   objstore_write_op_free(op);
   return r;

@@ -32,6 +32,11 @@ static int read_piece(const struct object_extent *e, void *arg)
   struct io_ctx *c = arg;
   char oid[96];
   char *dst = c->buf + (e->image_off - c->base);
+  if (c->img->omap && c->snap == OBJSTORE_SNAP_HEAD &&
+      image_object_map_get(c->img, e->objectno) == OBJECT_NONEXISTENT) {
+    memset(dst, 0, e->len); /* the map is exact while we hold the lock */
+    return 0;
+  }
   image_data_oid(c->img, e->objectno, oid, sizeof oid);
   ssize_t n = objstore_read(c->img->data, oid, c->snap, e->off, e->len, dst);
   if (n == -ENOENT)
@@ -73,6 +78,9 @@ static int write_piece(const struct object_extent *e, void *arg)
 {
   struct io_ctx *c = arg;
   char oid[96];
+  int r = image_object_map_set(c->img, e->objectno, OBJECT_EXISTS);
+  if (r < 0)
+    return r;
   image_data_oid(c->img, e->objectno, oid, sizeof oid);
   return objstore_write(c->img->data, oid, NULL, e->off,
                         c->buf + (e->image_off - c->base), e->len);
@@ -104,6 +112,21 @@ ssize_t lbd_write(lbd_image_t *img, uint64_t off, size_t len, const void *buf)
                : (ssize_t)len;
 }
 
+/* Remove data object OBJECTNO, keeping the object map exact. */
+static int remove_object(struct lbd_image *img, uint64_t objectno)
+{
+  if (img->omap && image_object_map_get(img, objectno) == OBJECT_NONEXISTENT)
+    return 0;
+  char oid[96];
+  image_data_oid(img, objectno, oid, sizeof oid);
+  int r = image_object_map_set(img, objectno, OBJECT_PENDING);
+  if (r == 0 && (r = objstore_remove(img->data, oid, NULL)) == -ENOENT)
+    r = 0;
+  if (r == 0)
+    r = image_object_map_set(img, objectno, OBJECT_NONEXISTENT);
+  return r;
+}
+
 /* Make a piece read as zeroes: remove a whole object, truncate a tail,
  * punch a hole elsewhere.  A missing object stays missing. */
 static int discard_piece(const struct object_extent *e, void *arg)
@@ -113,8 +136,11 @@ static int discard_piece(const struct object_extent *e, void *arg)
   char oid[96];
   image_data_oid(c->img, e->objectno, oid, sizeof oid);
   int r;
-  if (e->off == 0 && e->len == os) {
-    r = objstore_remove(c->img->data, oid, NULL);
+  if (c->img->omap &&
+      image_object_map_get(c->img, e->objectno) == OBJECT_NONEXISTENT) {
+    r = 0;
+  } else if (e->off == 0 && e->len == os) {
+    r = remove_object(c->img, e->objectno);
   } else if (e->off + e->len == os) {
     struct objstore_write_op *op = objstore_write_op_new();
     if (!op)
@@ -145,10 +171,8 @@ static int discard_whole_sets(struct lbd_image *img, uint64_t *off,
     return 0; /* unstriped: discard_piece sees whole objects itself */
   for (uint64_t s = first; s < end; s++) {
     for (uint64_t i = 0; i < l->stripe_count; i++) {
-      char oid[96];
-      image_data_oid(img, s * l->stripe_count + i, oid, sizeof oid);
-      int r = objstore_remove(img->data, oid, NULL);
-      if (r < 0 && r != -ENOENT)
+      int r = remove_object(img, s * l->stripe_count + i);
+      if (r < 0)
         return r;
     }
   }

@@ -48,7 +48,7 @@ expect_eq "info img2" "lbd image 'img2':
 	id: $id
 	block_name_prefix: lbd_data.$id
 	format: 2
-	features: layering, exclusive-lock, deep-flatten" \
+	features: layering, exclusive-lock, object-map, deep-flatten" \
   "$(lbd info img2 | grep -v create_timestamp)"
 
 # info, JSON
