@@ -151,6 +151,167 @@ int lbd_object_map_rebuild(lbd_image_t *image);
 /* Count the objects whose state in the object map on disk is wrong. */
 int lbd_object_map_check(lbd_image_t *image, uint64_t *wrong);
 
+/* ---- trash ------------------------------------------------------------ */
+
+/* A trashed image leaves the directory (it cannot be opened by name) and
+ * keeps its data until it is removed, or restored under a name. */
+enum lbd_trash_source {
+  LBD_TRASH_SOURCE_USER = 0,      /* lbd_trash_move() */
+  LBD_TRASH_SOURCE_MIGRATION = 1, /* the source of a migration */
+};
+
+struct lbd_trash_info {
+  char id[32];
+  char name[256];
+  enum lbd_trash_source source;
+  int64_t deletion_time;      /* seconds since the epoch */
+  int64_t deferment_end_time; /* removable without force from then on */
+};
+
+/* Move image NAME to the trash; it may be removed (purged) DELAY seconds
+ * from now.  EBUSY while the image is open anywhere. */
+int lbd_trash_move(lbd_ioctx_t *io, const char *name, uint64_t delay);
+/* The entries, sorted by id; ALL: also those of migrations. */
+int lbd_trash_list(lbd_ioctx_t *io, bool all, struct lbd_trash_info **entries,
+                   size_t *count);
+void lbd_trash_list_free(struct lbd_trash_info *entries, size_t count);
+int lbd_trash_get(lbd_ioctx_t *io, const char *id, struct lbd_trash_info *info);
+/* Put image ID back under NEW_NAME (NULL: its name); EEXIST if taken. */
+int lbd_trash_restore(lbd_ioctx_t *io, const char *id, const char *new_name);
+/* Remove image ID and its data; EPERM before its deferment ends unless
+ * FORCE. */
+int lbd_trash_remove(lbd_ioctx_t *io, const char *id, bool force);
+/* Remove every user entry whose deferment ended at or before EXPIRED_BEFORE
+ * (seconds since the epoch; 0: now); *REMOVED (may be NULL) counts them. */
+int lbd_trash_purge(lbd_ioctx_t *io, int64_t expired_before, size_t *removed);
+/* "user" or "migration". */
+const char *lbd_trash_source_name(enum lbd_trash_source source);
+
+/* ---- image metadata (key/value pairs kept in the image header) -------- */
+
+struct lbd_metadata {
+  char *key;
+  char *value;
+};
+/* *VALUE is malloc'd; ENOENT if KEY is not set. */
+int lbd_metadata_get(lbd_image_t *image, const char *key, char **value);
+int lbd_metadata_set(lbd_image_t *image, const char *key, const char *value);
+/* ENOENT if KEY is not set. */
+int lbd_metadata_remove(lbd_image_t *image, const char *key);
+/* Every pair, sorted by key. */
+int lbd_metadata_list(lbd_image_t *image, struct lbd_metadata **pairs,
+                      size_t *count);
+void lbd_metadata_list_free(struct lbd_metadata *pairs, size_t count);
+
+/* ---- config-key store of the cluster ----------------------------------- */
+
+/* Kept in <cluster dir>/config-key/, readable by its owner only (values
+ * may be secrets).  Keys: 1 to 256 bytes without control characters;
+ * values: up to 64 KiB of any bytes. */
+int lbd_config_key_set(lbd_cluster_t *cluster, const char *key,
+                       const void *value, size_t len);
+/* *VALUE is malloc'd and NUL-terminated; *LEN (may be NULL) its length.
+ * ENOENT if KEY is not set. */
+int lbd_config_key_get(lbd_cluster_t *cluster, const char *key, char **value,
+                       size_t *len);
+int lbd_config_key_remove(lbd_cluster_t *cluster, const char *key);
+/* Keys, sorted; free with lbd_names_free(). */
+int lbd_config_key_list(lbd_cluster_t *cluster, char ***keys, size_t *count);
+
+/* ---- advisory locks (rbd lock add/ls/rm) ------------------------------ */
+
+/* Advisory: IO never checks them, and they are apart from the internal
+ * exclusive lock.  Like rbd's, they live in the cluster (in the image's
+ * header) until unlocked or broken, also after the process that took them
+ * has exited.  A locker is (client, cookie): the client is the name of
+ * this cluster handle (lbd_client_name(), "client.PID.N").  All but the
+ * listing need the image open read-write (EROFS).
+ *
+ * lock_exclusive: EBUSY if anyone else holds a lock on the image;
+ * lock_shared: EBUSY if it is held exclusively or with another TAG;
+ * both: EEXIST if this client holds COOKIE already. */
+int lbd_lock_exclusive(lbd_image_t *image, const char *cookie);
+int lbd_lock_shared(lbd_image_t *image, const char *cookie, const char *tag);
+/* ENOENT unless this client holds COOKIE. */
+int lbd_unlock(lbd_image_t *image, const char *cookie);
+/* Remove CLIENT's lock COOKIE (any client's); ENOENT if there is none. */
+int lbd_break_lock(lbd_image_t *image, const char *client,
+                   const char *cookie);
+
+struct lbd_locker {
+  char *client;  /* "client.PID.N" */
+  char *cookie;  /* the lock id */
+  char *address; /* "pid N": the process that took it */
+  int64_t time;  /* when, seconds since the epoch */
+};
+/* The lockers (none: *COUNT 0), whether the lock is exclusive, and its
+ * tag ("" if exclusive or unlocked).  Free with lbd_lockers_free(). */
+int lbd_list_lockers(lbd_image_t *image, bool *exclusive, char **tag,
+                     struct lbd_locker **lockers, size_t *count);
+void lbd_lockers_free(char *tag, struct lbd_locker *lockers, size_t count);
+/* The client name of IMAGE's cluster handle, as lockers show it. */
+const char *lbd_client_name(lbd_image_t *image);
+
+/* ---- copy and disk usage (rbd cp, rbd du) ------------------------------ */
+
+/* Called with the objects done and their total; non-zero stops the copy
+ * (ECANCELED). */
+typedef int (*lbd_progress_fn_t)(uint64_t done, uint64_t total, void *arg);
+
+/* Create image DST_NAME in DST_IO, with the size of SRC and its data.
+ * OPTS (may be NULL): a zero size (the copy has the source's), and the
+ * layout, features and data pool of the copy; what they leave 0 or NULL is
+ * the source's (the layout as a whole: object size, stripe unit and count).
+ * Only allocated data is read and written: holes stay holes.  On failure
+ * no copy is left. */
+int lbd_copy(lbd_image_t *src, lbd_ioctx_t *dst_io, const char *dst_name,
+             const struct lbd_image_options *opts);
+int lbd_copy_with_progress(lbd_image_t *src, lbd_ioctx_t *dst_io,
+                           const char *dst_name,
+                           const struct lbd_image_options *opts,
+                           lbd_progress_fn_t progress, void *arg);
+
+/* *PROVISIONED: the image size; *USED: the bytes its data objects hold
+ * (holes and never-written objects take none). */
+int lbd_disk_usage(lbd_image_t *image, uint64_t *provisioned,
+                   uint64_t *used);
+
+/* ---- asynchronous IO (librbd's rbd_aio_*) ------------------------------ */
+
+typedef struct lbd_completion lbd_completion_t;
+/* Runs exactly once per submitted op, from a worker thread, also when the
+ * op fails.  It may call lbd_aio_get_return_value() and lbd_aio_release()
+ * on C, not lbd_aio_wait_for_complete(). */
+typedef void (*lbd_callback_t)(lbd_completion_t *c, void *arg);
+
+/* CB may be NULL (then wait for the completion). */
+int lbd_aio_create_completion(lbd_callback_t cb, void *arg,
+                              lbd_completion_t **c);
+/* Queue an op; 0 once queued, and its result (what the synchronous call
+ * would return) is then C's return value.  A completion serves one op at a
+ * time (EBUSY while one is in flight).  Buffers must stay valid until the
+ * op completes.  Ops in flight together have no order between them; a
+ * flush completes after every op submitted before it on the image.  Close
+ * the image only once its ops are complete. */
+int lbd_aio_read(lbd_image_t *image, uint64_t off, size_t len, void *buf,
+                 lbd_completion_t *c);
+int lbd_aio_write(lbd_image_t *image, uint64_t off, size_t len,
+                  const void *buf, lbd_completion_t *c);
+int lbd_aio_discard(lbd_image_t *image, uint64_t off, uint64_t len,
+                    lbd_completion_t *c);
+int lbd_aio_write_zeroes(lbd_image_t *image, uint64_t off, uint64_t len,
+                         lbd_completion_t *c);
+int lbd_aio_flush(lbd_image_t *image, lbd_completion_t *c);
+/* Wait until the op is complete and its callback has returned. */
+int lbd_aio_wait_for_complete(lbd_completion_t *c);
+bool lbd_aio_is_complete(lbd_completion_t *c);
+/* The op's result: bytes read or written, 0, or a negative errno. */
+ssize_t lbd_aio_get_return_value(lbd_completion_t *c);
+/* lbd_last_error() of the op, "" if it succeeded. */
+const char *lbd_aio_get_error(lbd_completion_t *c);
+/* Drop the caller's reference (an op in flight keeps its own). */
+void lbd_aio_release(lbd_completion_t *c);
+
 #ifdef __cplusplus
 }
 #endif

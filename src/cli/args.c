@@ -65,6 +65,25 @@ const struct opt_def cli_opts[OPT_COUNT] = {
         "total size for IO (in B/K/M/G/T) [default: 1G]"},
     [OPT_IO_PATTERN] = {"io-pattern", 0, "<pattern>",
         "IO pattern (rand or seq) [default: seq]"},
+    [OPT_EXPIRES_AT] = {"expires-at", 0, "<expires-at>",
+        "set the expiration time of an image so it can be\n"
+        "purged when it is stale: YYYY-MM-DD[ HH:MM[:SS]]\n"
+        "(local time) or @SECONDS since the epoch\n"
+        "[default: now]"},
+    [OPT_DELAY] = {"delay", 0, "<seconds>",
+        "keep the image from purging for SECONDS\n"
+        "(instead of --expires-at)"},
+    [OPT_ALL] = {"all", 'a', NULL, "list images from all sources"},
+    [OPT_EXPIRED_BEFORE] = {"expired-before", 0, "<date>",
+        "purge images that expired before the given date\n"
+        "(YYYY-MM-DD[ HH:MM[:SS]] or @SECONDS) [default: now]"},
+    [OPT_INPUT_FILE] = {"input-file", 'i', "<file>",
+        "read the value from FILE ('-' for stdin)"},
+    [OPT_OUTPUT_FILE] = {"output-file", 'o', "<file>",
+        "write the value to FILE instead of stdout"},
+    [OPT_SHARED] = {"shared", 0, "<tag>",
+        "take a shared lock, with this tag (lockers that\n"
+        "share the lock give the same tag)"},
 };
 
 bool opt_is_global(enum opt_id id)

@@ -35,6 +35,11 @@ enum opt_id {
   /* per command */
   OPT_LONG, OPT_ALLOW_SHRINK, OPT_PATH, OPT_POOL_PATH, OPT_FORCE,
   OPT_IO_TYPE, OPT_IO_SIZE, OPT_IO_THREADS, OPT_IO_TOTAL, OPT_IO_PATTERN,
+  /* trash, config-key */
+  OPT_EXPIRES_AT, OPT_DELAY, OPT_ALL, OPT_EXPIRED_BEFORE, OPT_INPUT_FILE,
+  OPT_OUTPUT_FILE,
+  /* lock add */
+  OPT_SHARED,
   OPT_COUNT
 };
 
@@ -236,5 +241,25 @@ int cmd_pool_init(struct ctx *c);
 int cmd_namespace_create(struct ctx *c);
 int cmd_namespace_ls(struct ctx *c);
 int cmd_namespace_rm(struct ctx *c);
+/* cmd_lock.c, cmd_copy.c */
+int cmd_lock_add(struct ctx *c);
+int cmd_lock_ls(struct ctx *c);
+int cmd_lock_rm(struct ctx *c);
+int cmd_cp(struct ctx *c);
+int cmd_du(struct ctx *c);
+/* cmd_trash.c, cmd_meta.c, cmd_config.c */
+int cmd_trash_mv(struct ctx *c);
+int cmd_trash_ls(struct ctx *c);
+int cmd_trash_restore(struct ctx *c);
+int cmd_trash_rm(struct ctx *c);
+int cmd_trash_purge(struct ctx *c);
+int cmd_meta_get(struct ctx *c);
+int cmd_meta_set(struct ctx *c);
+int cmd_meta_ls(struct ctx *c);
+int cmd_meta_rm(struct ctx *c);
+int cmd_config_key_set(struct ctx *c);
+int cmd_config_key_get(struct ctx *c);
+int cmd_config_key_rm(struct ctx *c);
+int cmd_config_key_ls(struct ctx *c);
 
 #endif

@@ -27,6 +27,24 @@ const struct command cli_commands[] = {
       {OPT_IO_SIZE, NULL}, {OPT_IO_THREADS, NULL}, {OPT_IO_TOTAL, NULL},
       {OPT_IO_PATTERN, NULL}, {OPT_NONE, NULL}},
      cmd_bench},
+    {"cp", "copy", "Copy src image to dest.",
+     "The copy has the source's size and, unless options say otherwise, its\n"
+     "layout and features.  Only the source's allocated data is read and\n"
+     "written: holes stay holes.  On failure no copy is left.",
+     {{"<source-image-or-snap-spec>", "source image or snapshot "
+       "specification\n(example: [<pool>/[<namespace>/]]<image>[@<snap>])",
+       false},
+      {"<dest-image-spec>", "destination image specification\n"
+       "(example: [<pool>/[<namespace>/]]<image>)", false}},
+     {{OPT_POOL, "source pool name [default: rbd]"},
+      {OPT_NAMESPACE, "source namespace name"},
+      {OPT_IMAGE, "source image name"}, {OPT_SNAP, "source snapshot name"},
+      {OPT_DEST_POOL, "destination pool name [default: the source's]"},
+      {OPT_DEST_NAMESPACE, "destination namespace name [default: the "
+       "source's]"},
+      {OPT_DEST, NULL}, LAYOUT_OPTS, {OPT_NO_PROGRESS, NULL},
+      {OPT_NONE, NULL}},
+     cmd_cp},
     {"create", NULL, "Create an empty image.",
      "Only the data written later takes space: the image starts sparse.",
      {{"<image-spec>", IMAGE_SPEC_HELP, false}},
@@ -34,6 +52,14 @@ const struct command cli_commands[] = {
       {OPT_SIZE, "image size (in M/G/T) [default unit: M] (required)"},
       LAYOUT_OPTS, {OPT_NONE, NULL}},
      cmd_create},
+    {"du", "disk-usage", "Show disk usage stats for pool, image or snapshot.",
+     "PROVISIONED is the image size, USED the bytes its data takes (holes\n"
+     "and never-written areas take none).  Without an image: every image\n"
+     "of the pool (or namespace), and their total.",
+     {{"<image-or-snap-spec>", "image or snapshot specification\n"
+       "(example: [<pool>/[<namespace>/]]<image>[@<snap>])", true}},
+     {SPEC_OPTS, {OPT_SNAP, NULL}, FORMAT_OPTS, {OPT_NONE, NULL}},
+     cmd_du},
     {"export", NULL, "Export image to file.",
      "Writes the raw bytes of the image to a new file (it must not exist),\n"
      "or to stdout with '-'.  Zeroed areas become holes in a file.",
@@ -66,6 +92,27 @@ const struct command cli_commands[] = {
      {{"<image-spec>", SNAP_SPEC_HELP, false}},
      {SPEC_OPTS, {OPT_SNAP, NULL}, FORMAT_OPTS, {OPT_NONE, NULL}},
      cmd_info},
+    {"lock add", NULL, "Create an advisory lock on an image.",
+     "Advisory: it does not stop IO.  The lock stays, also after this\n"
+     "command exits, until 'lbd lock rm'.  Exclusive unless --shared is\n"
+     "given; shared lockers give the same tag.",
+     {{"<image-spec>", IMAGE_SPEC_HELP, false},
+      {"<lock-id>", "unique lock id", false}},
+     {SPEC_OPTS, {OPT_SHARED, NULL}, {OPT_NONE, NULL}},
+     cmd_lock_add},
+    {"lock ls", "lock list", "Show locks held on an image.",
+     "The locker is the client that took the lock, as 'lock rm' names it.",
+     {{"<image-spec>", IMAGE_SPEC_HELP, false}},
+     {SPEC_OPTS, FORMAT_OPTS, {OPT_NONE, NULL}},
+     cmd_lock_ls},
+    {"lock rm", "lock remove", "Release a lock on an image.",
+     "Removes the lock LOCK-ID of LOCKER (as 'lbd lock ls' shows them),\n"
+     "whoever took it.",
+     {{"<image-spec>", IMAGE_SPEC_HELP, false},
+      {"<lock-id>", "unique lock id", false},
+      {"<locker>", "locker client", false}},
+     {SPEC_OPTS, {OPT_NONE, NULL}},
+     cmd_lock_rm},
     {"ls", "list", "List images.",
      "With -l: the size and format of each image.",
      {{"<pool-spec>", "pool specification\n"
@@ -138,6 +185,93 @@ const struct command cli_commands[] = {
      {{"<image-spec>", IMAGE_SPEC_HELP, false}},
      {SPEC_OPTS, FORMAT_OPTS, {OPT_NONE, NULL}},
      cmd_status},
+    /* trash, image metadata, config-key (cmd_trash.c, cmd_meta.c,
+     * cmd_config.c) */
+    {"trash mv", "trash move", "Move an image to the trash.",
+     "The image leaves the image list and cannot be opened by name; its\n"
+     "data stays until 'lbd trash rm' or 'lbd trash purge', and 'lbd trash\n"
+     "restore' brings it back.  Refused while the image is open.",
+     {{"<image-spec>", IMAGE_SPEC_HELP, false}},
+     {SPEC_OPTS, {OPT_EXPIRES_AT, NULL}, {OPT_DELAY, NULL}, {OPT_NONE, NULL}},
+     cmd_trash_mv},
+    {"trash ls", "trash list", "List trash images.",
+     "With -l: the source, deletion time and expiration of each image.",
+     {{"<pool-spec>", "pool specification\n"
+       "(example: <pool>[/<namespace>]) [default: rbd]", true}},
+     {{OPT_ALL, NULL}, {OPT_LONG, NULL}, {OPT_POOL, NULL},
+      {OPT_NAMESPACE, NULL}, FORMAT_OPTS, {OPT_NONE, NULL}},
+     cmd_trash_ls},
+    {"trash purge", NULL, "Remove all expired images from trash.",
+     "Images moved to the trash by a migration are left alone.",
+     {{"<pool-spec>", "pool specification\n"
+       "(example: <pool>[/<namespace>]) [default: rbd]", true}},
+     {{OPT_POOL, NULL}, {OPT_NAMESPACE, NULL}, {OPT_EXPIRED_BEFORE, NULL},
+      {OPT_NO_PROGRESS, NULL}, {OPT_NONE, NULL}},
+     cmd_trash_purge},
+    {"trash restore", NULL, "Restore an image from trash.",
+     "Under its old name, or the one given with --image; refused if an\n"
+     "image of that name exists.",
+     {{"<image-id-spec>", "image id specification\n"
+       "(example: [<pool>/[<namespace>/]]<image-id>)", false}},
+     {{OPT_POOL, NULL}, {OPT_NAMESPACE, NULL},
+      {OPT_IMAGE, "image name [default: the name it had]"}, {OPT_NONE, NULL}},
+     cmd_trash_restore},
+    {"trash rm", "trash remove", "Remove an image from trash.",
+     "Removes the image and its data for good.  An image whose expiration\n"
+     "time (--expires-at of 'lbd trash mv') has not come needs --force.",
+     {{"<image-id-spec>", "image id specification\n"
+       "(example: [<pool>/[<namespace>/]]<image-id>)", false}},
+     {{OPT_POOL, NULL}, {OPT_NAMESPACE, NULL},
+      {OPT_FORCE, "force remove of non-expired delayed images"},
+      {OPT_NO_PROGRESS, NULL}, {OPT_NONE, NULL}},
+     cmd_trash_rm},
+    {"image-meta get", NULL, "Image metadata get the value associated with "
+     "the key.", NULL,
+     {{"<image-spec>", IMAGE_SPEC_HELP, false},
+      {"<key>", "image meta key", false}},
+     {SPEC_OPTS, {OPT_NONE, NULL}},
+     cmd_meta_get},
+    {"image-meta ls", "image-meta list", "Image metadata list keys with "
+     "values.", NULL,
+     {{"<image-spec>", IMAGE_SPEC_HELP, false}},
+     {SPEC_OPTS, FORMAT_OPTS, {OPT_NONE, NULL}},
+     cmd_meta_ls},
+    {"image-meta rm", "image-meta remove", "Image metadata remove the key "
+     "and value associated.", NULL,
+     {{"<image-spec>", IMAGE_SPEC_HELP, false},
+      {"<key>", "image meta key", false}},
+     {SPEC_OPTS, {OPT_NONE, NULL}},
+     cmd_meta_rm},
+    {"image-meta set", NULL, "Image metadata set key with value.", NULL,
+     {{"<image-spec>", IMAGE_SPEC_HELP, false},
+      {"<key>", "image meta key", false},
+      {"<value>", "image meta value", false}},
+     {SPEC_OPTS, {OPT_NONE, NULL}},
+     cmd_meta_set},
+    {"config-key get", NULL, "Get the value of a config key.",
+     "Prints the value exactly as stored (no newline is added), or writes\n"
+     "it to a new file (it must not exist) of mode 0600 with -o.",
+     {{"<key>", "config key", false}},
+     {{OPT_OUTPUT_FILE, NULL}, {OPT_NONE, NULL}},
+     cmd_config_key_get},
+    {"config-key ls", "config-key list", "List config keys.",
+     "Values are never listed: they may be secrets.",
+     {{NULL, NULL, false}},
+     {FORMAT_OPTS, {OPT_NONE, NULL}},
+     cmd_config_key_ls},
+    {"config-key rm", "config-key del", "Remove a config key.", NULL,
+     {{"<key>", "config key", false}},
+     {{OPT_NONE, NULL}},
+     cmd_config_key_rm},
+    {"config-key set", NULL, "Set a config key to a value.",
+     "The cluster's config keys (e.g. S3 credentials) are kept in the\n"
+     "cluster directory, readable by its owner only (lbd's counterpart of\n"
+     "'ceph config-key').  Give the value, or -i FILE ('-' for stdin) so\n"
+     "that it stays out of the process list and shell history.",
+     {{"<key>", "config key", false},
+      {"<value>", "config value", true}},
+     {{OPT_INPUT_FILE, NULL}, {OPT_NONE, NULL}},
+     cmd_config_key_set},
 };
 const size_t cli_ncommands = sizeof cli_commands / sizeof *cli_commands;
 

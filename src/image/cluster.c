@@ -215,6 +215,21 @@ int lbd_namespace_remove(lbd_ioctx_t *io, const char *name)
                     "e.g. %s: remove them first", name, io->pool_name, n,
                     names[0]);
     lbd_names_free(names, n);
+    if (r == 0) { /* images in its trash count too */
+      lbd_ioctx_t nsio = *io;
+      struct lbd_trash_info *t = NULL;
+      size_t nt = 0;
+      nsio.pool = nspool;
+      nsio.ns = (char *)name;
+      r = lbd_trash_list(&nsio, true, &t, &nt);
+      if (r == 0) {
+        lbd_trash_list_free(t, nt);
+        if (nt)
+          r = lbd_error(EBUSY, "namespace %s of pool %s still holds %zu "
+                        "image(s) in its trash: remove or restore them first",
+                        name, io->pool_name, nt);
+      }
+    }
     objstore_pool_close(nspool);
     if (r == 0)
       r = objstore_omap_rm(pool, IMAGE_NAMESPACES, name);

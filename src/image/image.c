@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "image/aio.h"
 #include "image/image.h"
 #include "util/error.h"
 #include "util/random.h"
@@ -217,6 +218,7 @@ int lbd_close(lbd_image_t *img)
 {
   if (!img)
     return 0;
+  image_aio_drain(img); /* no async op may outlive its image */
   lbd_error_clear();
   int r = 0;
   if (!img->read_only)
