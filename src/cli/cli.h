@@ -231,6 +231,8 @@ int cmd_rm(struct ctx *c);
 int cmd_rename(struct ctx *c);
 int cmd_resize(struct ctx *c);
 int cmd_status(struct ctx *c);
+int cmd_object_map_rebuild(struct ctx *c);
+int cmd_object_map_check(struct ctx *c);
 int cmd_import(struct ctx *c);
 int cmd_export(struct ctx *c);
 int cmd_bench(struct ctx *c);

@@ -135,6 +135,18 @@ const struct command cli_commands[] = {
        "(example: [<pool>/]<namespace>)", false}},
      {{OPT_POOL, NULL}, {OPT_NAMESPACE, NULL}, {OPT_NONE, NULL}},
      cmd_namespace_rm},
+    {"object-map check", NULL, "Verify the object map is correct.",
+     "Compares the object map on disk with the data objects that exist;\n"
+     "exits non-zero if any object's state is wrong.",
+     {{"<image-spec>", IMAGE_SPEC_HELP, false}},
+     {SPEC_OPTS, FORMAT_OPTS, {OPT_NONE, NULL}},
+     cmd_object_map_check},
+    {"object-map rebuild", NULL, "Rebuild an invalid object map.",
+     "Lists the image's data objects and writes the object map anew (takes\n"
+     "the image's exclusive lock).",
+     {{"<image-spec>", IMAGE_SPEC_HELP, false}},
+     {SPEC_OPTS, {OPT_NONE, NULL}},
+     cmd_object_map_rebuild},
     {"pool create", NULL, "Create a pool.",
      "lbd's counterpart of 'ceph osd pool create'.  With --path the pool\n"
      "keeps its objects in a directory of its own, e.g. on another disk.",
