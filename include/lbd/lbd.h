@@ -37,6 +37,9 @@ void lbd_cluster_close(lbd_cluster_t *cluster);
 int lbd_pool_create(lbd_cluster_t *cluster, const char *name, const char *dir);
 /* Removes the pool with every image in it. */
 int lbd_pool_remove(lbd_cluster_t *cluster, const char *name);
+/* Prepare IO's pool (and namespace) to hold images: its image directory
+ * and namespace registry exist afterwards.  Idempotent. */
+int lbd_pool_init(lbd_ioctx_t *io);
 
 struct lbd_pool_info {
   int64_t id;

@@ -133,8 +133,10 @@ int cmd_pool_init(struct ctx *c)
   int r = pool_arg(c, CLI_DEFAULT_POOL, &name);
   if (r < 0 || (r = cli_ioctx(c, name, "", &io)) < 0)
     return r;
+  if ((r = lbd_pool_init(io)) < 0)
+    cli_fail(c, r, "initializing pool %s", name);
   lbd_ioctx_destroy(io);
-  return 0;
+  return r;
 }
 
 /* An IO context on the pool of a namespace command, and the namespace. */

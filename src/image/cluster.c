@@ -285,3 +285,25 @@ int lbd_namespace_list(lbd_ioctx_t *io, char ***names, size_t *count)
   }
   return r;
 }
+
+int lbd_pool_init(lbd_ioctx_t *io)
+{
+  lbd_error_clear();
+  static const char *const oids[] = {IMAGE_DIRECTORY, IMAGE_NAMESPACES};
+  struct objstore_pool *pool = NULL;
+  int r = default_ns(io, &pool);
+  for (size_t i = 0; r == 0 && i < 2; i++) {
+    struct objstore_write_op *op = objstore_write_op_new();
+    if (!op) {
+      r = lbd_error(ENOMEM, "out of memory");
+      break;
+    }
+    objstore_write_op_create(op, false);
+    r = objstore_write_op_operate(i == 0 ? io->pool : pool, oids[i], op, NULL,
+                                  OBJSTORE_OP_FUA);
+    objstore_write_op_free(op);
+  }
+  objstore_pool_close(pool);
+  return r < 0 ? lbd_error_prefix(r, "initializing pool %s", io->pool_name)
+               : 0;
+}

@@ -20,6 +20,7 @@ expect_eq "pool p3 path" "$TMP/disk2/p3" \
   "$(lbd pool ls -l --format json | json 'd[2]["path"]')"
 lbd pool init p2
 lbd pool init
+lbd pool init p2   # idempotent
 
 # images in a pool kept on another directory live there
 lbd create p3/img --size 8M
