@@ -13,62 +13,16 @@
 
 #include "../objstore/fixture.h"
 #include "image/image.h"
+#include "image_fixture.h"
 #include "lbd/lbd.h"
 
 #define MiB (1ULL << 20)
 #define SIZE (8 * MiB)
 #define OBJ (1 * MiB)
 
-struct env {
-  char *tmp;
-  char dir[4096];
-  lbd_cluster_t *c;
-  lbd_ioctx_t *io;
-};
-
-static int setup(void **state)
-{
-  struct env *e = calloc(1, sizeof *e);
-  if (!e || !(e->tmp = fixture_mkdtemp("image-metadata")))
-    return -1;
-  snprintf(e->dir, sizeof e->dir, "%s/cluster", e->tmp);
-  if (lbd_cluster_open(e->dir, true, &e->c) < 0 ||
-      lbd_ioctx_create(e->c, "rbd", NULL, &e->io) < 0) {
-    fprintf(stderr, "setup: %s\n", lbd_last_error());
-    return -1;
-  }
-  *state = e;
-  return 0;
-}
-
-static int teardown(void **state)
-{
-  struct env *e = *state;
-  if (!e)
-    return 0;
-  lbd_ioctx_destroy(e->io);
-  lbd_cluster_close(e->c);
-  if (!getenv("LBD_TEST_KEEP"))
-    fixture_rm_rf(e->tmp);
-  free(e->tmp);
-  free(e);
-  return 0;
-}
-
-static void expect_error(long long r, int want, const char *what,
-                         const char *mention)
-{
-  const char *msg = lbd_last_error();
-  if (r >= 0)
-    fail_msg("%s succeeded (%lld), want an error", what, r);
-  if (want && r != -want)
-    fail_msg("%s = %lld (%s), want -%d (%s): %s", what, r, strerror((int)-r),
-             want, strerror(want), msg);
-  if (!msg || !*msg)
-    fail_msg("%s = %lld with an empty lbd_last_error()", what, r);
-  if (mention && !strstr(msg, mention))
-    fail_msg("%s: message \"%s\" does not mention \"%s\"", what, msg, mention);
-}
+static int setup(void **state) { return image_env_setup(state, "image-metadata"); }
+static int teardown(void **state) { return image_env_teardown(state); }
+#define expect_error expect_lbd_error
 
 
 /* "k=v ..." of lbd_metadata_list. */
@@ -87,7 +41,7 @@ static void expect_meta(lbd_image_t *img, const char *want)
 
 static void test_round_trip(void **state)
 {
-  struct env *e = *state;
+  struct image_env *e = *state;
   struct lbd_image_options o = {.size = 8 * MiB};
   lbd_image_t *img;
   char *v;
@@ -153,7 +107,7 @@ static void test_round_trip(void **state)
 
 static void test_many(void **state)
 {
-  struct env *e = *state;
+  struct image_env *e = *state;
   struct lbd_image_options o = {.size = 8 * MiB};
   lbd_image_t *img;
   assert_ok(lbd_create(e->io, "img", &o));
@@ -181,7 +135,7 @@ static void test_many(void **state)
 
 static void test_bad_input(void **state)
 {
-  struct env *e = *state;
+  struct image_env *e = *state;
   struct lbd_image_options o = {.size = 8 * MiB};
   lbd_image_t *img;
   char *v, long_key[500], *big;

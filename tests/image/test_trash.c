@@ -14,62 +14,16 @@
 
 #include "../objstore/fixture.h"
 #include "image/trash.h"
+#include "image_fixture.h"
 #include "lbd/lbd.h"
 
 #define MiB (1ULL << 20)
 #define SIZE (8 * MiB)
 #define OBJ (1 * MiB)
 
-struct env {
-  char *tmp;
-  char dir[4096];
-  lbd_cluster_t *c;
-  lbd_ioctx_t *io;
-};
-
-static int setup(void **state)
-{
-  struct env *e = calloc(1, sizeof *e);
-  if (!e || !(e->tmp = fixture_mkdtemp("image-trash")))
-    return -1;
-  snprintf(e->dir, sizeof e->dir, "%s/cluster", e->tmp);
-  if (lbd_cluster_open(e->dir, true, &e->c) < 0 ||
-      lbd_ioctx_create(e->c, "rbd", NULL, &e->io) < 0) {
-    fprintf(stderr, "setup: %s\n", lbd_last_error());
-    return -1;
-  }
-  *state = e;
-  return 0;
-}
-
-static int teardown(void **state)
-{
-  struct env *e = *state;
-  if (!e)
-    return 0;
-  lbd_ioctx_destroy(e->io);
-  lbd_cluster_close(e->c);
-  if (!getenv("LBD_TEST_KEEP"))
-    fixture_rm_rf(e->tmp);
-  free(e->tmp);
-  free(e);
-  return 0;
-}
-
-static void expect_error(long long r, int want, const char *what,
-                         const char *mention)
-{
-  const char *msg = lbd_last_error();
-  if (r >= 0)
-    fail_msg("%s succeeded (%lld), want an error", what, r);
-  if (want && r != -want)
-    fail_msg("%s = %lld (%s), want -%d (%s): %s", what, r, strerror((int)-r),
-             want, strerror(want), msg);
-  if (!msg || !*msg)
-    fail_msg("%s = %lld with an empty lbd_last_error()", what, r);
-  if (mention && !strstr(msg, mention))
-    fail_msg("%s: message \"%s\" does not mention \"%s\"", what, msg, mention);
-}
+static int setup(void **state) { return image_env_setup(state, "image-trash"); }
+static int teardown(void **state) { return image_env_teardown(state); }
+#define expect_error expect_lbd_error
 
 /* Fill BUF with a pattern of SEED. */
 static void pattern(unsigned char *buf, size_t len, unsigned seed)
@@ -80,7 +34,7 @@ static void pattern(unsigned char *buf, size_t len, unsigned seed)
 
 /* Create NAME with 3 objects written (SEED's pattern at 0, 3.5 MiB, 7 MiB)
  * and return its id. */
-static void make_image(struct env *e, const char *name, unsigned seed,
+static void make_image(struct image_env *e, const char *name, unsigned seed,
                        char id[32])
 {
   struct lbd_image_options o = {.size = SIZE, .object_size = OBJ};
@@ -99,7 +53,7 @@ static void make_image(struct env *e, const char *name, unsigned seed,
 }
 
 /* NAME opens and holds SEED's data, and zeroes elsewhere. */
-static void check_image(struct env *e, const char *name, unsigned seed)
+static void check_image(struct image_env *e, const char *name, unsigned seed)
 {
   lbd_image_t *img;
   unsigned char want[64 * 1024], got[64 * 1024], zero[64 * 1024] = {0};
@@ -116,7 +70,7 @@ static void check_image(struct env *e, const char *name, unsigned seed)
 }
 
 /* The data objects of image ID in the pool. */
-static size_t data_objects(struct env *e, const char *id)
+static size_t data_objects(struct image_env *e, const char *id)
 {
   struct objstore_list_entry *l;
   size_t n, count = 0;
@@ -130,7 +84,7 @@ static size_t data_objects(struct env *e, const char *id)
   return count;
 }
 
-static bool header_exists(struct env *e, const char *id)
+static bool header_exists(struct image_env *e, const char *id)
 {
   char oid[64];
   struct objstore_stat st;
@@ -139,7 +93,7 @@ static bool header_exists(struct env *e, const char *id)
 }
 
 /* "name1 name2 ..." of lbd_list. */
-static void expect_images(struct env *e, const char *want)
+static void expect_images(struct image_env *e, const char *want)
 {
   char **names, got[1024] = "";
   size_t n;
@@ -152,7 +106,7 @@ static void expect_images(struct env *e, const char *want)
 }
 
 /* "name:source ..." of lbd_trash_list(ALL), in id order. */
-static void expect_trash(struct env *e, bool all, const char *want)
+static void expect_trash(struct image_env *e, bool all, const char *want)
 {
   struct lbd_trash_info *t;
   size_t n;
@@ -169,7 +123,7 @@ static void expect_trash(struct env *e, bool all, const char *want)
 }
 
 /* The raw lbd_trash entry of ID, for crash simulations. */
-static void set_entry(struct env *e, const char *id, const char *value)
+static void set_entry(struct image_env *e, const char *id, const char *value)
 {
   char key[32];
   snprintf(key, sizeof key, "id_%s", id);
@@ -177,7 +131,7 @@ static void set_entry(struct env *e, const char *id, const char *value)
                               strlen(value)));
 }
 
-static void dir_remove(struct env *e, const char *name, const char *id)
+static void dir_remove(struct image_env *e, const char *name, const char *id)
 {
   assert_ok(image_dir_remove(e->io->pool, name, id));
 }
@@ -186,7 +140,7 @@ static void dir_remove(struct env *e, const char *name, const char *id)
 
 static void test_move_restore(void **state)
 {
-  struct env *e = *state;
+  struct image_env *e = *state;
   char id[32];
   make_image(e, "img", 1, id);
   int64_t before = (int64_t)time(NULL);
@@ -233,7 +187,7 @@ static void test_move_restore(void **state)
 
 static void test_remove_and_purge(void **state)
 {
-  struct env *e = *state;
+  struct image_env *e = *state;
   char a[32], b[32], c[32];
   make_image(e, "a", 1, a);
   make_image(e, "b", 2, b);
@@ -276,7 +230,7 @@ static void test_remove_and_purge(void **state)
 
 static void test_open_image(void **state)
 {
-  struct env *e = *state;
+  struct image_env *e = *state;
   char id[32];
   make_image(e, "busy", 4, id);
   lbd_image_t *img;
@@ -292,7 +246,7 @@ static void test_open_image(void **state)
 
 static void test_migration_entries(void **state)
 {
-  struct env *e = *state;
+  struct image_env *e = *state;
   char id[32], id2[32];
   make_image(e, "src", 5, id);
   make_image(e, "usr", 6, id2);
@@ -334,7 +288,7 @@ static void test_migration_entries(void **state)
 
 static void test_bad_input(void **state)
 {
-  struct env *e = *state;
+  struct image_env *e = *state;
   char id[32];
   make_image(e, "keep", 7, id);
   const char *bad_ids[] = {"", "xyz", "0123456789abc", "ABCDEF", "a/b",
@@ -381,7 +335,7 @@ static void entry_text(char *buf, size_t size, const char *state,
 
 static void test_crash_move(void **state)
 {
-  struct env *e = *state;
+  struct image_env *e = *state;
   char id[32], v[512];
   /* After step 1: entry moving, name still in the directory.  Remove and
    * restore refuse or undo; the same move finishes. */
@@ -422,7 +376,7 @@ static void test_crash_move(void **state)
 
 static void test_crash_restore(void **state)
 {
-  struct env *e = *state;
+  struct image_env *e = *state;
   char id[32], v[512];
   make_image(e, "r1", 10, id);
   assert_ok(lbd_trash_move(e->io, "r1", 3600));
@@ -457,7 +411,7 @@ static void test_crash_restore(void **state)
 
 static void test_crash_remove(void **state)
 {
-  struct env *e = *state;
+  struct image_env *e = *state;
   char id[32], v[512];
   make_image(e, "d1", 11, id);
   assert_ok(lbd_trash_move(e->io, "d1", 3600));
@@ -495,7 +449,7 @@ static void test_crash_remove(void **state)
 
 static void test_damaged_entry(void **state)
 {
-  struct env *e = *state;
+  struct image_env *e = *state;
   set_entry(e, "00000000abcd", "garbage");
   struct lbd_trash_info *t;
   size_t n;
