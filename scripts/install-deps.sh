@@ -4,7 +4,7 @@
 # with sudo available) on Debian 12.
 set -eu
 
-PACKAGES="build-essential cmake pkg-config liblmdb-dev libcmocka-dev libjansson-dev"
+PACKAGES="build-essential cmake pkg-config liblmdb-dev libcmocka-dev libjansson-dev python3"
 
 missing=""
 for p in $PACKAGES; do
