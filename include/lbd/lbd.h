@@ -70,10 +70,10 @@ void lbd_names_free(char **names, size_t count);
 #define LBD_FEATURE_FAST_DIFF (1ULL << 4)
 #define LBD_FEATURE_DEEP_FLATTEN (1ULL << 5)
 #define LBD_FEATURE_DATA_POOL (1ULL << 7)
-/* rbd's default set. */
+/* The default set: rbd's, less fast-diff, which arrives with snapshots. */
 #define LBD_FEATURES_DEFAULT                                                 \
   (LBD_FEATURE_LAYERING | LBD_FEATURE_EXCLUSIVE_LOCK |                       \
-   LBD_FEATURE_OBJECT_MAP | LBD_FEATURE_FAST_DIFF | LBD_FEATURE_DEEP_FLATTEN)
+   LBD_FEATURE_OBJECT_MAP | LBD_FEATURE_DEEP_FLATTEN)
 
 /* Parse "layering,exclusive-lock,..." (rbd's names, or a number) into a
  * feature mask; EINVAL naming the unknown feature. */

@@ -31,6 +31,13 @@ int lbd_cluster_open(const char *dir, bool create, lbd_cluster_t **out)
     free(c);
     return r;
   }
+  if (create && !fresh) { /* a first use that died before making "rbd" */
+    struct objstore_pool_info *pools;
+    size_t n = 0;
+    if (objstore_pool_list(c->os, &pools, &n) == 0)
+      objstore_pool_info_free(pools, n);
+    fresh = n == 0;
+  }
   if (fresh && (r = lbd_pool_create(c, DEFAULT_POOL, NULL)) < 0) {
     lbd_cluster_close(c);
     return r;

@@ -152,16 +152,12 @@ int lbd_create(lbd_ioctx_t *io, const char *name,
       (r = image_object_map_create(io->pool, id, striping_object_count(
                                                      &hdr.layout, hdr.size))) < 0)
     return lbd_error_prefix(r, "creating image %s", name);
-  if ((r = image_header_create(io->pool, id, &hdr)) < 0)
-    return lbd_error_prefix(r, "creating image %s", name);
-  if ((r = image_dir_add(io->pool, name, id)) < 0) {
-    char oid[64];
-    snprintf(oid, sizeof oid, IMAGE_HEADER_PREFIX "%s", id);
-    int saved = r;
+  if ((r = image_header_create(io->pool, id, &hdr)) < 0 ||
+      (r = image_dir_add(io->pool, name, id)) < 0) {
     char msg[LBD_ERROR_MAX];
     snprintf(msg, sizeof msg, "%s", lbd_last_error());
-    objstore_remove(io->pool, oid, NULL);
-    return lbd_error(saved, "creating image %s: %s", name, msg);
+    image_remove_storage(io, id, NULL); /* nothing was written to it */
+    return lbd_error(r, "creating image %s: %s", name, msg);
   }
   return 0;
 }
@@ -185,6 +181,9 @@ int lbd_open(lbd_ioctx_t *io, const char *name, const char *snap,
     return lbd_error(ENOMEM, "out of memory");
   pthread_mutex_init(&img->mu, NULL);
   pthread_mutex_init(&img->omap_mu, NULL);
+  pthread_rwlock_init(&img->io_lock, NULL);
+  for (int i = 0; i < 64; i++)
+    pthread_mutex_init(&img->obj_mu[i], NULL);
   img->io = io;
   img->snap_id = OBJSTORE_SNAP_HEAD;
   img->read_only = flags & LBD_OPEN_READ_ONLY;
@@ -208,6 +207,9 @@ int lbd_open(lbd_ioctx_t *io, const char *name, const char *snap,
 fail:
   lbd_error_prefix(r, "opening image %s", name);
   objstore_pool_close(img->data);
+  for (int i = 0; i < 64; i++)
+    pthread_mutex_destroy(&img->obj_mu[i]);
+  pthread_rwlock_destroy(&img->io_lock);
   pthread_mutex_destroy(&img->omap_mu);
   pthread_mutex_destroy(&img->mu);
   free(img);
@@ -233,6 +235,9 @@ int lbd_close(lbd_image_t *img)
   objstore_unwatch(img->io->pool, img->header_oid, img->watch);
   objstore_pool_close(img->data);
   free(img->omap);
+  for (int i = 0; i < 64; i++)
+    pthread_mutex_destroy(&img->obj_mu[i]);
+  pthread_rwlock_destroy(&img->io_lock);
   pthread_mutex_destroy(&img->omap_mu);
   pthread_mutex_destroy(&img->mu);
   free(img);
@@ -255,8 +260,14 @@ int image_acquire_lock(struct lbd_image *img)
       objstore_unlock(img->io->pool, img->header_oid, IMAGE_LOCK_NAME,
                       img->lock_cookie);
     if (r == 0) {
+      pthread_rwlock_wrlock(&img->io_lock);
       img->hdr = hdr;
       r = image_object_map_acquired(img);
+      if (r < 0) { /* never trust a map we do not own */
+        free(img->omap);
+        img->omap = NULL;
+      }
+      pthread_rwlock_unlock(&img->io_lock);
       if (r < 0)
         objstore_unlock(img->io->pool, img->header_oid, IMAGE_LOCK_NAME,
                         img->lock_cookie);
@@ -330,12 +341,20 @@ int lbd_resize(lbd_image_t *img, uint64_t size)
     want.size = size;
     if ((r = image_object_map_check_size(&want)) < 0)
       break;
-    /* A larger map first when growing; a smaller one after shrinking. */
-    if (size > hdr.size && (r = image_object_map_resize(img, size)) < 0)
-      break;
-    r = image_header_set_size(img->io->pool, img->id, &hdr, size);
+    pthread_rwlock_wrlock(&img->io_lock);
+    /* A larger map first when growing; a smaller one after shrinking, and
+     * after the objects past the new end are gone (a crash between leaves
+     * the map dirty: the next writer rebuilds it). */
+    if (size > hdr.size)
+      r = image_object_map_resize(img, size);
+    if (r == 0 && size < hdr.size)
+      r = image_remove_objects(img->data, img->id,
+                               striping_object_count(&hdr.layout, size));
+    if (r == 0)
+      r = image_header_set_size(img->io->pool, img->id, &hdr, size);
     if (r == 0 && size < hdr.size)
       r = image_object_map_resize(img, size);
+    pthread_rwlock_unlock(&img->io_lock);
     if (r == -ECANCELED) {
       r = 0;
       continue;
@@ -400,6 +419,29 @@ int lbd_rename(lbd_ioctx_t *io, const char *name, const char *new_name)
   return r < 0 ? lbd_error_prefix(r, "renaming image %s", name) : 0;
 }
 
+int image_remove_storage(lbd_ioctx_t *io, const char *id,
+                         const struct image_header *hdr)
+{
+  char oid[64];
+  int r = 0;
+  if (hdr) { /* data first: the header tells where it is */
+    struct objstore_pool *data;
+    if ((r = open_data_pool(io, hdr, &data)) < 0)
+      return lbd_error_prefix(r, "data pool");
+    r = image_remove_objects(data, id, 0);
+    objstore_pool_close(data);
+  }
+  image_object_map_oid(id, oid, sizeof oid);
+  if (r == 0 && (r = objstore_remove(io->pool, oid, NULL)) == -ENOENT)
+    r = 0;
+  snprintf(oid, sizeof oid, IMAGE_HEADER_PREFIX "%s", id);
+  if (r == 0 && (r = objstore_remove(io->pool, oid, NULL)) == -ENOENT)
+    r = 0;
+  if (r == 0)
+    lbd_error_clear();
+  return r;
+}
+
 int lbd_remove(lbd_ioctx_t *io, const char *name)
 {
   lbd_error_clear();
@@ -425,17 +467,7 @@ int lbd_remove(lbd_ioctx_t *io, const char *name)
       return r;
     }
     objstore_holders_free(h, n);
-    struct objstore_pool *data;
-    if ((r = open_data_pool(io, &hdr, &data)) < 0)
-      return lbd_error_prefix(r, "removing image %s", name);
-    r = image_remove_objects(data, id, 0);
-    objstore_pool_close(data);
-    char map_oid[64];
-    image_object_map_oid(id, map_oid, sizeof map_oid);
-    if (r == 0 && (r = objstore_remove(io->pool, map_oid, NULL)) == -ENOENT)
-      r = 0;
-    if (r == 0 && (r = objstore_remove(io->pool, oid, NULL)) == -ENOENT)
-      r = 0;
+    r = image_remove_storage(io, id, &hdr);
   } else if (r == -ENOENT) {
     r = 0; /* a removal that crashed after the header: finish it */
   }

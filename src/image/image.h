@@ -66,6 +66,12 @@ struct lbd_image {
   struct image_header hdr;
   bool lock_held;
   char lock_cookie[64];
+  /* IO holds io_lock shared; what swaps the object map or changes the
+   * size (lock acquisition, resize, rebuild) holds it exclusive. */
+  pthread_rwlock_t io_lock;
+  /* With an object map: one op at a time per object (by objectno % 64),
+   * so that a map update and its data op are never split by another. */
+  pthread_mutex_t obj_mu[64];
   pthread_mutex_t omap_mu;       /* guards omap updates */
   uint8_t *omap;                 /* object map, while the lock is held */
   uint64_t omap_objects;
@@ -101,6 +107,11 @@ int image_header_create(struct objstore_pool *pool, const char *id,
 /* Set the size, if the header is still at HDR->version. */
 int image_header_set_size(struct objstore_pool *pool, const char *id,
                           const struct image_header *hdr, uint64_t size);
+
+/* image.c: remove an image's data objects, object map and header (what
+ * exists of them; HDR NULL if the header is gone already).  Resumable. */
+int image_remove_storage(lbd_ioctx_t *io, const char *id,
+                         const struct image_header *hdr);
 
 /* image.c: take the image's exclusive lock before the first write (if the
  * image has the exclusive-lock feature); EBUSY naming a live holder. */

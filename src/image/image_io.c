@@ -69,21 +69,41 @@ ssize_t lbd_read(lbd_image_t *img, uint64_t off, size_t len, void *buf)
   if (len > size - off)
     len = (size_t)(size - off);
   struct io_ctx c = {img, buf, off, img->snap_id};
+  pthread_rwlock_rdlock(&img->io_lock);
   int r = striping_map(&img->hdr.layout, off, len, read_piece, &c);
+  pthread_rwlock_unlock(&img->io_lock);
   return r < 0 ? lbd_error_prefix(r, "reading image %s", img->name)
                : (ssize_t)len;
+}
+
+/* With an object map, a map update and its data op go together. */
+static pthread_mutex_t *object_guard(struct lbd_image *img, uint64_t objectno)
+{
+  if (!img->omap)
+    return NULL;
+  pthread_mutex_t *m = &img->obj_mu[objectno % 64];
+  pthread_mutex_lock(m);
+  return m;
+}
+
+static void object_unguard(pthread_mutex_t *m)
+{
+  if (m)
+    pthread_mutex_unlock(m);
 }
 
 static int write_piece(const struct object_extent *e, void *arg)
 {
   struct io_ctx *c = arg;
   char oid[96];
+  pthread_mutex_t *guard = object_guard(c->img, e->objectno);
   int r = image_object_map_set(c->img, e->objectno, OBJECT_EXISTS);
-  if (r < 0)
-    return r;
   image_data_oid(c->img, e->objectno, oid, sizeof oid);
-  return objstore_write(c->img->data, oid, NULL, e->off,
-                        c->buf + (e->image_off - c->base), e->len);
+  if (r == 0)
+    r = objstore_write(c->img->data, oid, NULL, e->off,
+                       c->buf + (e->image_off - c->base), e->len);
+  object_unguard(guard);
+  return r;
 }
 
 static int begin_write(struct lbd_image *img, uint64_t off, uint64_t len,
@@ -107,7 +127,9 @@ ssize_t lbd_write(lbd_image_t *img, uint64_t off, size_t len, const void *buf)
   if (r < 0)
     return r;
   struct io_ctx c = {img, (char *)buf, off, OBJSTORE_SNAP_HEAD};
+  pthread_rwlock_rdlock(&img->io_lock);
   r = striping_map(&img->hdr.layout, off, len, write_piece, &c);
+  pthread_rwlock_unlock(&img->io_lock);
   return r < 0 ? lbd_error_prefix(r, "writing image %s", img->name)
                : (ssize_t)len;
 }
@@ -115,15 +137,18 @@ ssize_t lbd_write(lbd_image_t *img, uint64_t off, size_t len, const void *buf)
 /* Remove data object OBJECTNO, keeping the object map exact. */
 static int remove_object(struct lbd_image *img, uint64_t objectno)
 {
-  if (img->omap && image_object_map_get(img, objectno) == OBJECT_NONEXISTENT)
-    return 0;
-  char oid[96];
-  image_data_oid(img, objectno, oid, sizeof oid);
-  int r = image_object_map_set(img, objectno, OBJECT_PENDING);
-  if (r == 0 && (r = objstore_remove(img->data, oid, NULL)) == -ENOENT)
-    r = 0;
-  if (r == 0)
-    r = image_object_map_set(img, objectno, OBJECT_NONEXISTENT);
+  pthread_mutex_t *guard = object_guard(img, objectno);
+  int r = 0;
+  if (!img->omap || image_object_map_get(img, objectno) != OBJECT_NONEXISTENT) {
+    char oid[96];
+    image_data_oid(img, objectno, oid, sizeof oid);
+    r = image_object_map_set(img, objectno, OBJECT_PENDING);
+    if (r == 0 && (r = objstore_remove(img->data, oid, NULL)) == -ENOENT)
+      r = 0;
+    if (r == 0)
+      r = image_object_map_set(img, objectno, OBJECT_NONEXISTENT);
+  }
+  object_unguard(guard);
   return r;
 }
 
@@ -136,22 +161,25 @@ static int discard_piece(const struct object_extent *e, void *arg)
   char oid[96];
   image_data_oid(c->img, e->objectno, oid, sizeof oid);
   int r;
+  if (e->off == 0 && e->len == os)
+    return remove_object(c->img, e->objectno);
+  pthread_mutex_t *guard = object_guard(c->img, e->objectno);
   if (c->img->omap &&
       image_object_map_get(c->img, e->objectno) == OBJECT_NONEXISTENT) {
     r = 0;
-  } else if (e->off == 0 && e->len == os) {
-    r = remove_object(c->img, e->objectno);
   } else if (e->off + e->len == os) {
     struct objstore_write_op *op = objstore_write_op_new();
-    if (!op)
-      return lbd_error(ENOMEM, "out of memory");
-    objstore_write_op_assert_exists(op);
-    objstore_write_op_truncate(op, e->off);
-    r = objstore_write_op_operate(c->img->data, oid, op, NULL, 0);
+    if (op) {
+      objstore_write_op_assert_exists(op);
+      objstore_write_op_truncate(op, e->off);
+    }
+    r = op ? objstore_write_op_operate(c->img->data, oid, op, NULL, 0)
+           : lbd_error(ENOMEM, "out of memory");
     objstore_write_op_free(op);
   } else {
     r = objstore_zero(c->img->data, oid, NULL, e->off, e->len);
   }
+  object_unguard(guard);
   if (r == -ENOENT) {
     lbd_error_clear();
     r = 0;
@@ -194,10 +222,12 @@ int lbd_discard(lbd_image_t *img, uint64_t off, uint64_t len)
   int r = begin_write(img, off, len, "discard");
   if (r < 0)
     return r;
+  pthread_rwlock_rdlock(&img->io_lock);
   if ((r = discard_whole_sets(img, &off, &len)) == 0) {
     struct io_ctx c = {img, NULL, off, OBJSTORE_SNAP_HEAD};
     r = striping_map(&img->hdr.layout, off, len, discard_piece, &c);
   }
+  pthread_rwlock_unlock(&img->io_lock);
   return r < 0 ? lbd_error_prefix(r, "discarding in image %s", img->name) : 0;
 }
 

@@ -62,10 +62,18 @@ int image_object_map_create(struct objstore_pool *pool, const char *id,
   return objstore_truncate(pool, oid, NULL, map_bytes(nobjects));
 }
 
+/* Durably: a power loss must not keep a write and lose "dirty". */
 static int set_state(struct lbd_image *img, const char *state)
 {
-  return objstore_omap_set(img->io->pool, img->header_oid, MAP_STATE_KEY,
-                           state, strlen(state));
+  struct objstore_write_op *op = objstore_write_op_new();
+  if (!op)
+    return lbd_error(ENOMEM, "out of memory");
+  objstore_write_op_assert_exists(op); /* never recreate a removed header */
+  objstore_write_op_omap_set(op, MAP_STATE_KEY, state, strlen(state));
+  int r = objstore_write_op_operate(img->io->pool, img->header_oid, op, NULL,
+                                    OBJSTORE_OP_FUA);
+  objstore_write_op_free(op);
+  return r;
 }
 
 static int get_state(struct lbd_image *img, bool *dirty)
@@ -82,26 +90,39 @@ static int get_state(struct lbd_image *img, bool *dirty)
   return 0;
 }
 
-int image_object_map_load(struct lbd_image *img)
+/* Read the map on disk; -ENOENT if its object is missing. */
+static int map_read(const struct lbd_image *img, uint8_t **out, uint64_t *n)
 {
   char oid[64];
-  uint64_t n = striping_object_count(&img->hdr.layout, img->hdr.size);
-  uint64_t bytes = map_bytes(n);
+  *n = striping_object_count(&img->hdr.layout, img->hdr.size);
+  uint64_t bytes = map_bytes(*n);
   uint8_t *map = calloc(bytes ? bytes : 1, 1);
   if (!map)
     return lbd_error(ENOMEM, "out of memory for the object map");
   image_object_map_oid(img->id, oid, sizeof oid);
   ssize_t got = objstore_read(img->io->pool, oid, OBJSTORE_SNAP_HEAD, 0,
                               (size_t)bytes, map);
-  if (got == -ENOENT) /* lost: the rebuild below makes it anew */
-    got = 0;
   if (got < 0) {
     free(map);
     return (int)got;
   }
+  *out = map;
+  return 0;
+}
+
+/* Load the map; -ENOENT if its object is missing. */
+int image_object_map_load(struct lbd_image *img)
+{
+  uint8_t *map;
+  uint64_t n;
+  int r = map_read(img, &map, &n);
+  if (r < 0)
+    return r;
+  pthread_mutex_lock(&img->omap_mu);
   free(img->omap);
-  img->omap = map;
   img->omap_objects = n;
+  img->omap = map;
+  pthread_mutex_unlock(&img->omap_mu);
   return 0;
 }
 
@@ -112,12 +133,15 @@ int image_object_map_set(struct lbd_image *img, uint64_t objectno,
     return 0;
   pthread_mutex_lock(&img->omap_mu);
   int r = 0;
-  if (image_object_map_get(img, objectno) != state) {
+  uint8_t old = image_object_map_get(img, objectno);
+  if (old != state) {
     char oid[64];
     map_put(img->omap, objectno, state);
     image_object_map_oid(img->id, oid, sizeof oid);
     r = objstore_write(img->io->pool, oid, NULL, objectno / 4,
                        &img->omap[objectno / 4], 1);
+    if (r < 0) /* memory says what the disk says */
+      map_put(img->omap, objectno, old);
   }
   pthread_mutex_unlock(&img->omap_mu);
   return r;
@@ -174,10 +198,12 @@ int image_object_map_acquired(struct lbd_image *img)
 {
   if (!(img->hdr.features & LBD_FEATURE_OBJECT_MAP))
     return 0;
-  bool dirty;
+  bool dirty = false;
   int r = get_state(img, &dirty);
-  if (r == 0)
-    r = dirty ? image_object_map_rebuild(img) : image_object_map_load(img);
+  if (r == 0 && !dirty && (r = image_object_map_load(img)) == -ENOENT)
+    dirty = true; /* the map object is lost: make it anew */
+  if (r == 0 || r == -ENOENT)
+    r = dirty ? image_object_map_rebuild(img) : 0;
   if (r == 0)
     r = set_state(img, "dirty");
   return r;
@@ -226,7 +252,12 @@ int lbd_object_map_rebuild(lbd_image_t *img)
   if (img->read_only)
     return lbd_error(EROFS, "image %s is open read-only", img->name);
   int r = image_acquire_lock(img);
-  return r < 0 ? r : image_object_map_rebuild(img);
+  if (r < 0)
+    return r;
+  pthread_rwlock_wrlock(&img->io_lock); /* no write may slip past the listing */
+  r = image_object_map_rebuild(img);
+  pthread_rwlock_unlock(&img->io_lock);
+  return r;
 }
 
 int lbd_object_map_check(lbd_image_t *img, uint64_t *wrong)
@@ -236,26 +267,28 @@ int lbd_object_map_check(lbd_image_t *img, uint64_t *wrong)
   if (!(img->hdr.features & LBD_FEATURE_OBJECT_MAP))
     return lbd_error(EINVAL, "image %s has no object map (feature "
                      "object-map)", img->name);
-  struct lbd_image probe = *img; /* the map on disk, against the objects */
-  probe.omap = NULL;
-  int r = image_object_map_load(&probe);
+  uint8_t *map; /* the map on disk, against the objects */
+  uint64_t n;
+  int r = map_read(img, &map, &n);
+  if (r == -ENOENT)
+    return lbd_error(EIO, "image %s: its object map is missing: run 'lbd "
+                     "object-map rebuild'", img->name);
   if (r < 0)
     return r;
-  for (uint64_t i = 0; i < probe.omap_objects; i++) {
+  for (uint64_t i = 0; i < n; i++) {
     char oid[96];
     struct objstore_stat st;
     image_data_oid(img, i, oid, sizeof oid);
     int e = objstore_stat(img->data, oid, OBJSTORE_SNAP_HEAD, &st);
     if (e < 0 && e != -ENOENT) {
-      free(probe.omap);
+      free(map);
       return e;
     }
-    bool exists = e == 0;
-    uint8_t s = image_object_map_get(&probe, i);
-    if (exists != (s == OBJECT_EXISTS || s == OBJECT_EXISTS_CLEAN))
+    uint8_t s = (map[i / 4] >> (6 - 2 * (i % 4))) & 3;
+    if ((e == 0) != (s == OBJECT_EXISTS || s == OBJECT_EXISTS_CLEAN))
       (*wrong)++;
   }
   lbd_error_clear();
-  free(probe.omap);
+  free(map);
   return 0;
 }

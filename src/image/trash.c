@@ -55,11 +55,14 @@ static int entry_parse(const char *id, const char *value,
   char source[16], state[16];
   int format, pos = -1;
   memset(e, 0, sizeof *e);
-  if (sscanf(value, "%d %15s %15s %" SCNd64 " %" SCNd64 " %n", &format,
+  /* The name is everything after exactly one space: it may start with
+   * spaces of its own. */
+  if (sscanf(value, "%d %15s %15s %" SCNd64 " %" SCNd64 "%n", &format,
              source, state, &e->deletion_time, &e->deferment_end, &pos) != 5 ||
-      pos < 0 || format != ENTRY_FORMAT || !value[pos] ||
-      strlen(value + pos) > IMAGE_MAX_NAME)
+      pos < 0 || format != ENTRY_FORMAT || value[pos] != ' ' ||
+      !value[pos + 1] || strlen(value + pos + 1) > IMAGE_MAX_NAME)
     return lbd_error(EIO, "trash entry of image id %s is damaged", id);
+  pos++;
   if (strcmp(source, "user") == 0)
     e->source = LBD_TRASH_SOURCE_USER;
   else if (strcmp(source, "migration") == 0)
@@ -654,25 +657,13 @@ static int trash_remove(lbd_ioctx_t *io, const char *id, bool force,
   /* Step 2: data objects, then the header (with its metadata).  Each is
    * removed alone, so a crash leaves some of them: running the removal
    * again removes the rest. */
-  char oid[64];
   struct image_header hdr;
-  snprintf(oid, sizeof oid, IMAGE_HEADER_PREFIX "%s", id);
   r = image_header_read(pool, id, &hdr);
-  if (r == 0) {
-    if ((r = check_no_watchers(pool, id, e.name)) < 0)
-      return r;
-    struct objstore_pool *data;
-    int64_t pool_id = hdr.data_pool_id >= 0 ? hdr.data_pool_id : io->pool_id;
-    if ((r = objstore_pool_open(io->cluster->os, pool_id, io->ns, &data)) < 0)
-      return lbd_error_prefix(r, "data pool");
-    r = image_remove_objects(data, id, 0);
-    objstore_pool_close(data);
-    if (r < 0)
-      return r;
-  } else if (r != -ENOENT) {
+  if (r == 0 && (r = check_no_watchers(pool, id, e.name)) < 0)
     return r;
-  }
-  if ((r = objstore_remove(pool, oid, NULL)) < 0 && r != -ENOENT)
+  if (r < 0 && r != -ENOENT)
+    return r;
+  if ((r = image_remove_storage(io, id, r == 0 ? &hdr : NULL)) < 0)
     return r;
 
   /* Step 3: the entry goes. */

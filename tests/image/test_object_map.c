@@ -2,6 +2,7 @@
  * reopen, after a writer dies without closing, and when damaged on disk
  * (rebuild). */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -188,6 +189,100 @@ static void test_rebuild_command(void **state)
   assert_non_null(strstr(lbd_last_error(), "exclusive-lock"));
 }
 
+/* A write and a discard of one object in flight together end with the map
+ * agreeing with the data, and nothing changes when the map is rebuilt. */
+#define RACE_OBJECTS 500
+static pthread_barrier_t race_bar;
+
+static void *race_writer(void *arg)
+{
+  lbd_image_t *img = arg;
+  char b[512];
+  memset(b, 0x5a, sizeof b);
+  for (uint64_t i = 0; i < RACE_OBJECTS; i++) {
+    pthread_barrier_wait(&race_bar);
+    if (lbd_write(img, i * 4096, sizeof b, b) != (ssize_t)sizeof b)
+      return (void *)1;
+  }
+  return NULL;
+}
+
+static void *race_discarder(void *arg)
+{
+  lbd_image_t *img = arg;
+  for (uint64_t i = 0; i < RACE_OBJECTS; i++) {
+    pthread_barrier_wait(&race_bar);
+    if (lbd_discard(img, i * 4096, 4096) < 0)
+      return (void *)1;
+  }
+  return NULL;
+}
+
+static void test_write_discard_race(void **state)
+{
+  struct env *e = *state;
+  struct lbd_image_options o = {.size = RACE_OBJECTS * 4096ULL,
+                                .object_size = 4096};
+  lbd_image_t *img;
+  assert_ok(lbd_create(e->io, "race", &o));
+  assert_ok(lbd_open(e->io, "race", NULL, 0, &img));
+  char *all = malloc(o.size), *before = malloc(RACE_OBJECTS * 512);
+  memset(all, 0x11, o.size);
+  assert_int_equal(lbd_write(img, 0, o.size, all), (ssize_t)o.size);
+  pthread_barrier_init(&race_bar, NULL, 2);
+  pthread_t t1, t2;
+  void *r1, *r2;
+  pthread_create(&t1, NULL, race_writer, img);
+  pthread_create(&t2, NULL, race_discarder, img);
+  pthread_join(t1, &r1);
+  pthread_join(t2, &r2);
+  pthread_barrier_destroy(&race_bar);
+  assert_null(r1);
+  assert_null(r2);
+  check_exact(img);
+  for (uint64_t i = 0; i < RACE_OBJECTS; i++)
+    assert_int_equal(lbd_read(img, i * 4096, 512, before + i * 512), 512);
+  assert_ok(lbd_object_map_rebuild(img));
+  for (uint64_t i = 0; i < RACE_OBJECTS; i++) {
+    char now[512];
+    assert_int_equal(lbd_read(img, i * 4096, 512, now), 512);
+    assert_memory_equal(now, before + i * 512, 512);
+  }
+  free(all);
+  free(before);
+  assert_ok(lbd_close(img));
+}
+
+/* Shrinking removes the objects past the new end, even partial ones of a
+ * striped set, so growing again finds none and the map stays exact. */
+static void test_shrink_removes_objects(void **state)
+{
+  struct env *e = *state;
+  struct lbd_image_options o = {.size = 256 * 1024, .object_size = 65536,
+                                .stripe_unit = 4096, .stripe_count = 4};
+  lbd_image_t *img;
+  assert_ok(lbd_create(e->io, "striped", &o));
+  assert_ok(lbd_open(e->io, "striped", NULL, 0, &img));
+  char *all = malloc(o.size);
+  memset(all, 0x33, o.size);
+  assert_int_equal(lbd_write(img, 0, o.size, all), (ssize_t)o.size);
+  assert_ok(lbd_resize(img, 4096));
+  assert_ok(lbd_resize(img, o.size));
+  check_exact(img);
+  char buf[4096];
+  assert_int_equal(lbd_read(img, 4096, 4096, buf), 4096);
+  for (int i = 0; i < 4096; i++)
+    assert_int_equal(buf[i], 0);
+  assert_int_equal(lbd_read(img, 0, 4096, buf), 4096);
+  assert_int_equal(buf[0], 0x33);
+  free(all);
+  assert_ok(lbd_close(img));
+  /* The documented default feature set is accepted. */
+  o = (struct lbd_image_options){.size = 4 * MiB,
+                                 .features = LBD_FEATURES_DEFAULT};
+  assert_ok(lbd_create(e->io, "defaults", &o));
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -195,6 +290,10 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_dead_writer_then_rebuild, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_rebuild_command, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_write_discard_race, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_shrink_removes_objects, setup,
+                                      teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

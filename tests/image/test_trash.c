@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "../objstore/fixture.h"
+#include "image/image.h"
 #include "image/trash.h"
 #include "image_fixture.h"
 #include "lbd/lbd.h"
@@ -459,10 +460,46 @@ static void test_damaged_entry(void **state)
                "remove damaged", "damaged");
 }
 
+/* trash rm leaves no object of the image behind (object map included),
+ * and a name with leading spaces survives the trash. */
+static void test_rm_leaves_nothing(void **state)
+{
+  struct image_env *e = *state;
+  struct lbd_image_options o = {.size = 4 * MiB};
+  assert_ok(lbd_create(e->io, "  lead", &o));
+  lbd_image_t *img;
+  assert_ok(lbd_open(e->io, "  lead", NULL, 0, &img));
+  char b[4096] = {1};
+  assert_int_equal(lbd_write(img, 0, sizeof b, b), (ssize_t)sizeof b);
+  assert_ok(lbd_close(img));
+  assert_ok(lbd_trash_move(e->io, "  lead", 0));
+  struct lbd_trash_info *t;
+  size_t n;
+  assert_ok(lbd_trash_list(e->io, true, &t, &n));
+  assert_int_equal(n, 1);
+  assert_string_equal(t[0].name, "  lead");
+  char id[64];
+  snprintf(id, sizeof id, "%s", t[0].id);
+  lbd_trash_list_free(t, n);
+  assert_ok(lbd_trash_restore(e->io, id, NULL));
+  assert_ok(lbd_open(e->io, "  lead", NULL, 0, &img));
+  assert_ok(lbd_close(img));
+  assert_ok(lbd_trash_move(e->io, "  lead", 0));
+  assert_ok(lbd_trash_remove(e->io, id, false));
+  struct objstore_list_entry *l;
+  bool more;
+  assert_ok(objstore_list(e->io->pool, 0, NULL, NULL, 0, &l, &n, &more));
+  for (size_t i = 0; i < n; i++)
+    if (strstr(l[i].name, id))
+      fail_msg("object %s of the removed image is left", l[i].name);
+  objstore_list_free(l, n);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_move_restore, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_rm_leaves_nothing, setup, teardown),
       cmocka_unit_test_setup_teardown(test_remove_and_purge, setup, teardown),
       cmocka_unit_test_setup_teardown(test_open_image, setup, teardown),
       cmocka_unit_test_setup_teardown(test_migration_entries, setup, teardown),
