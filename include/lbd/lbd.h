@@ -94,6 +94,11 @@ int lbd_create(lbd_ioctx_t *io, const char *name,
                const struct lbd_image_options *opts);
 int lbd_remove(lbd_ioctx_t *io, const char *name);
 int lbd_rename(lbd_ioctx_t *io, const char *name, const char *new_name);
+/* As lbd_remove, telling PROGRESS (objects reached, total) as it goes;
+ * non-zero from it stops the removal (ECANCELED; run it again to finish). */
+typedef int (*lbd_progress_fn_t)(uint64_t done, uint64_t total, void *arg);
+int lbd_remove_with_progress(lbd_ioctx_t *io, const char *name,
+                             lbd_progress_fn_t progress, void *arg);
 /* Image names, sorted. */
 int lbd_list(lbd_ioctx_t *io, char ***names, size_t *count);
 
@@ -257,9 +262,8 @@ const char *lbd_client_name(lbd_image_t *image);
 
 /* ---- copy and disk usage (rbd cp, rbd du) ------------------------------ */
 
-/* Called with the objects done and their total; non-zero stops the copy
- * (ECANCELED). */
-typedef int (*lbd_progress_fn_t)(uint64_t done, uint64_t total, void *arg);
+/* lbd_progress_fn_t (see lbd_remove_with_progress): non-zero stops the
+ * copy (ECANCELED). */
 
 /* Create image DST_NAME in DST_IO, with the size of SRC and its data.
  * OPTS (may be NULL): a zero size (the copy has the source's), and the

@@ -261,6 +261,12 @@ int cmd_ls(struct ctx *c)
   return failed ? failed : r < 0 ? r : 0;
 }
 
+static int rm_progress(uint64_t done, uint64_t total, void *arg)
+{
+  progress_update(arg, done, total);
+  return 0;
+}
+
 int cmd_rm(struct ctx *c)
 {
   struct spec s;
@@ -271,7 +277,7 @@ int cmd_rm(struct ctx *c)
     return r;
   if ((r = args_done(c)) == 0 && (r = cli_ioctx(c, s.pool, s.ns, &io)) == 0) {
     progress_init(&p, c, "Removing image");
-    if ((r = lbd_remove(io, s.image)) < 0) {
+    if ((r = lbd_remove_with_progress(io, s.image, rm_progress, &p)) < 0) {
       progress_fail(&p);
       cli_fail(c, r, NULL);
     } else {

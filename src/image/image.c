@@ -156,7 +156,7 @@ int lbd_create(lbd_ioctx_t *io, const char *name,
       (r = image_dir_add(io->pool, name, id)) < 0) {
     char msg[LBD_ERROR_MAX];
     snprintf(msg, sizeof msg, "%s", lbd_last_error());
-    image_remove_storage(io, id, NULL); /* nothing was written to it */
+    image_remove_storage(io, id, NULL, NULL, NULL); /* nothing written */
     return lbd_error(r, "creating image %s: %s", name, msg);
   }
   return 0;
@@ -349,7 +349,8 @@ int lbd_resize(lbd_image_t *img, uint64_t size)
       r = image_object_map_resize(img, size);
     if (r == 0 && size < hdr.size)
       r = image_remove_objects(img->data, img->id,
-                               striping_object_count(&hdr.layout, size));
+                               striping_object_count(&hdr.layout, size), NULL,
+                               NULL, 0);
     if (r == 0)
       r = image_header_set_size(img->io->pool, img->id, &hdr, size);
     if (r == 0 && size < hdr.size)
@@ -420,7 +421,8 @@ int lbd_rename(lbd_ioctx_t *io, const char *name, const char *new_name)
 }
 
 int image_remove_storage(lbd_ioctx_t *io, const char *id,
-                         const struct image_header *hdr)
+                         const struct image_header *hdr,
+                         lbd_progress_fn_t progress, void *arg)
 {
   char oid[64];
   int r = 0;
@@ -428,7 +430,8 @@ int image_remove_storage(lbd_ioctx_t *io, const char *id,
     struct objstore_pool *data;
     if ((r = open_data_pool(io, hdr, &data)) < 0)
       return lbd_error_prefix(r, "data pool");
-    r = image_remove_objects(data, id, 0);
+    r = image_remove_objects(data, id, 0, progress, arg,
+                             striping_object_count(&hdr->layout, hdr->size));
     objstore_pool_close(data);
   }
   image_object_map_oid(id, oid, sizeof oid);
@@ -443,6 +446,12 @@ int image_remove_storage(lbd_ioctx_t *io, const char *id,
 }
 
 int lbd_remove(lbd_ioctx_t *io, const char *name)
+{
+  return lbd_remove_with_progress(io, name, NULL, NULL);
+}
+
+int lbd_remove_with_progress(lbd_ioctx_t *io, const char *name,
+                             lbd_progress_fn_t progress, void *arg)
 {
   lbd_error_clear();
   char id[IMAGE_ID_LEN + 1], oid[64];
@@ -467,7 +476,7 @@ int lbd_remove(lbd_ioctx_t *io, const char *name)
       return r;
     }
     objstore_holders_free(h, n);
-    r = image_remove_storage(io, id, &hdr);
+    r = image_remove_storage(io, id, &hdr, progress, arg);
   } else if (r == -ENOENT) {
     r = 0; /* a removal that crashed after the header: finish it */
   }

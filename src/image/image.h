@@ -111,7 +111,8 @@ int image_header_set_size(struct objstore_pool *pool, const char *id,
 /* image.c: remove an image's data objects, object map and header (what
  * exists of them; HDR NULL if the header is gone already).  Resumable. */
 int image_remove_storage(lbd_ioctx_t *io, const char *id,
-                         const struct image_header *hdr);
+                         const struct image_header *hdr,
+                         lbd_progress_fn_t progress, void *arg);
 
 /* image.c: take the image's exclusive lock before the first write (if the
  * image has the exclusive-lock feature); EBUSY naming a live holder. */
@@ -137,8 +138,10 @@ int image_object_map_released(struct lbd_image *img);
 /* image_io.c */
 void image_data_oid(const struct lbd_image *img, uint64_t objectno,
                     char *buf, size_t size);
-/* Remove every data object numbered FIRST or more (remove and shrink). */
+/* Remove every data object numbered FIRST or more (remove and shrink);
+ * PROGRESS (may be NULL) hears (object number reached, TOTAL). */
 int image_remove_objects(struct objstore_pool *data, const char *id,
-                         uint64_t first);
+                         uint64_t first, lbd_progress_fn_t progress,
+                         void *arg, uint64_t total);
 
 #endif

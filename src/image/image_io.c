@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "image/image.h"
@@ -247,7 +248,8 @@ int lbd_flush(lbd_image_t *img)
 }
 
 int image_remove_objects(struct objstore_pool *data, const char *id,
-                         uint64_t first)
+                         uint64_t first, lbd_progress_fn_t progress,
+                         void *arg, uint64_t total)
 {
   /* Data object names sort by object number (fixed-width hex), so the
    * objects at or past FIRST are one range of the sorted listing: only
@@ -276,6 +278,11 @@ int image_remove_objects(struct objstore_pool *data, const char *id,
       if (r == -ENOENT)
         r = 0;
       snprintf(after, sizeof after, "%s", e[i].name);
+      uint64_t objectno = strtoull(e[i].name + plen, NULL, 16);
+      if (r == 0 && progress && progress(objectno + 1 < total ? objectno + 1
+                                                              : total,
+                                         total, arg))
+        r = lbd_error(ECANCELED, "stopped");
     }
     objstore_list_free(e, n);
     if (r < 0)

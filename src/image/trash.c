@@ -663,7 +663,7 @@ static int trash_remove(lbd_ioctx_t *io, const char *id, bool force,
     return r;
   if (r < 0 && r != -ENOENT)
     return r;
-  if ((r = image_remove_storage(io, id, r == 0 ? &hdr : NULL)) < 0)
+  if ((r = image_remove_storage(io, id, r == 0 ? &hdr : NULL, NULL, NULL)) < 0)
     return r;
 
   /* Step 3: the entry goes. */

@@ -100,3 +100,12 @@ expect_eq "other cluster" elsewhere "$(lbd ls --cluster-dir "$TMP/other")"
 expect_eq "this cluster" "" "$(lbd ls)"
 expect_eq "default pool" rbd "$(LBD_CLUSTER=$TMP/third lbd pool ls)"
 echo OK
+
+# rm shows progress on a terminal (script(1) gives it one).
+if command -v script >/dev/null; then
+  lbd create --size 64M prog
+  lbd bench --io-type write --io-size 4M --io-total 64M --io-pattern seq prog >/dev/null
+  out=$(script -qec "$LBD rm prog" /dev/null </dev/null | tr '\r' '\n')
+  [[ $out == *"Removing image: 50% complete"* ]] || fail "rm showed no progress: $out"
+  [[ $out == *"100% complete...done."* ]] || fail "rm did not finish its progress line: $out"
+fi
