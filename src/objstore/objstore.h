@@ -18,8 +18,9 @@
  * Atomicity and durability
  *  - A write op is all or nothing, also across kill -9 of the process that
  *    runs it.  One exception, the cost of a fast data path: an op made of a
- *    single write or zero step on an existing object whose snapshot state
- *    needs no change is applied in place, and if its process dies during
+ *    single write, zero or truncate step whose object's snapshot state
+ *    needs no change is applied in place (a write to a missing object first
+ *    creates it empty, as an op of its own), and if its process dies during
  *    that step the range may be partly written at 4 KiB page granularity,
  *    as a disk leaves an interrupted write.  It was never acknowledged.
  *  - Like a disk with a volatile write cache, a returned op survives the

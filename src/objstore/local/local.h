@@ -75,7 +75,7 @@ struct local_hold_ref {
 DEFINE_VECTOR(hold_vec, struct local_hold_ref);
 
 /* Open data files kept for the hot paths, by file id (direct-mapped). */
-#define LOCAL_FD_CACHE 64
+#define LOCAL_FD_CACHE 1024
 struct local_fd_slot {
   uint64_t id;
   int fd;

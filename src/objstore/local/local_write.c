@@ -208,7 +208,8 @@ static int inplace_meta(struct objstore_backend_pool *bp, const char *key,
   return r == -ENOENT ? -EAGAIN : r;
 }
 
-/* The fast path; -EAGAIN when the op needs the full one. */
+/* The fast path; -EAGAIN when the op needs the full one, -ENODATA when the
+ * object does not exist. */
 static int run_in_place(struct objstore_backend_pool *bp, const char *oid,
                         const char *key, size_t klen,
                         const struct objstore_step *data,
@@ -223,9 +224,11 @@ static int run_in_place(struct objstore_backend_pool *bp, const char *oid,
   r = local_record_get(txn, bp, key, klen, &rec);
   if (r < 0) {
     mdb_txn_abort(txn);
-    return r == -ENOENT ? -EAGAIN : r;
+    return r == -ENOENT ? -ENODATA : r;
   }
-  if (!rec.head_exists || (snapc && snapc->seq > rec.snap_seq))
+  if (!rec.head_exists)
+    r = -ENODATA;
+  else if (snapc && snapc->seq > rec.snap_seq)
     r = -EAGAIN;
   if (r == 0 && (r = local_file_get(bp, rec.head_file, &ref)) == -ENOENT)
     r = -EAGAIN;
@@ -626,6 +629,25 @@ static int run_full(struct objstore_backend_pool *bp, const char *oid,
   return r;
 }
 
+static int create_empty(struct objstore_backend_pool *bp, const char *oid,
+                        const char *key, size_t klen,
+                        const struct objstore_snapc *snapc)
+{
+  struct objstore_step step = {.type = STEP_CREATE};
+  struct objstore_write_op op = {.steps = &step, .nsteps = 1, .cap = 1};
+  int r = -EAGAIN;
+  for (int attempt = 0; r == -EAGAIN && attempt < 10; attempt++) {
+    int lfd = local_obj_lock(bp, key, klen, true);
+    if (lfd < 0)
+      return lfd;
+    r = run_full(bp, oid, key, klen, &op, snapc);
+    local_obj_unlock(bp, lfd, key, klen, true);
+  }
+  return r == -EAGAIN ? lbd_error(EAGAIN, "object %s keeps changing: retry",
+                                  oid)
+                      : r;
+}
+
 int local_operate(struct objstore_backend_pool *bp, const char *oid,
                   const struct objstore_write_op *op,
                   const struct objstore_snapc *snapc, unsigned flags)
@@ -634,13 +656,23 @@ int local_operate(struct objstore_backend_pool *bp, const char *oid,
   size_t klen = local_obj_key(bp->ns, oid, key, sizeof key);
   const struct objstore_step *data = inplace_step(op);
   int r = -EAGAIN;
-  if (data) {
+  for (int attempt = 0; data && attempt < 3; attempt++) {
     int lfd = local_obj_lock(bp, key, klen, false);
     if (lfd < 0)
       return lfd;
     r = run_in_place(bp, oid, key, klen, data, snapc);
     local_obj_unlock(bp, lfd, key, klen, false);
+    if (r != -ENODATA || data->type != STEP_WRITE)
+      break;
+    /* A plain write to a missing object: create it empty (an op of its
+     * own, all or nothing, whose empty file needs no costly sync), then
+     * write in place like any overwrite, durable at the next flush. */
+    if ((r = create_empty(bp, oid, key, klen, snapc)) < 0)
+      return r;
+    r = -EAGAIN;
   }
+  if (r == -ENODATA)
+    r = -EAGAIN;
   for (int attempt = 0; r == -EAGAIN && attempt < 10; attempt++) {
     int lfd = local_obj_lock(bp, key, klen, true);
     if (lfd < 0)
