@@ -11,12 +11,9 @@
  * sides alike.  bench/README.md says what each number means. */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <getopt.h>
 #include <limits.h>
 #include <pthread.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -24,19 +21,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
-#include <sys/utsname.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
 #include "lbd/lbd.h"
 
 #define SEQ_BS ((size_t)4 << 20)  /* 4 MiB: one object */
 #define RAND_BS ((size_t)4 << 10) /* 4 KiB */
 #define MIB (1024.0 * 1024.0)
 #define MAX_QD 256
-#define DROP_CACHES "/proc/sys/vm/drop_caches"
 #define PROG "lbd-bench-image"
 
 /* ---- options and global state ------------------------------------------ */
@@ -53,8 +46,6 @@ static struct {
   const char *json_file;
   bool cold;
   bool prefault;
-  bool keep;
-  bool quiet;
 } opt = {
     .dir = "./bench-tmp",
     .size_mib = 1024,
@@ -68,236 +59,19 @@ static struct {
 
 static uint64_t img_size;        /* bytes */
 static unsigned nchunks;         /* 4 MiB chunks in the image */
-static char parent_dir[PATH_MAX]; /* absolute --dir */
-static bool made_parent;          /* we created --dir: remove it too */
-static char run_dir[PATH_MAX];    /* parent_dir/lbd-bench-image.PID */
 static char cluster_dir[PATH_MAX];
 static char files_dir[PATH_MAX];
 static bool drop_caches_ok;
 static char *scratch;            /* SEQ_BS of pseudo-random bytes */
 
-static void cleanup(void);
-
-static void die(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2), noreturn));
-static void die(const char *fmt, ...)
-{
-  va_list ap;
-  fflush(stdout);
-  fprintf(stderr, PROG ": ");
-  va_start(ap, fmt);
-  vfprintf(stderr, fmt, ap);
-  va_end(ap);
-  fputc('\n', stderr);
-  cleanup();
-  exit(1);
-}
-
-/* An lbd call returned RC < 0: say what failed and why, and stop. */
-static void die_lbd(long long rc, const char *msg, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4), noreturn));
-static void die_lbd(long long rc, const char *msg, const char *fmt, ...)
-{
-  va_list ap;
-  fflush(stdout);
-  fprintf(stderr, PROG ": ");
-  va_start(ap, fmt);
-  vfprintf(stderr, fmt, ap);
-  va_end(ap);
-  fprintf(stderr, ": %s\n", msg && msg[0] ? msg : strerror((int)-rc));
-  cleanup();
-  exit(1);
-}
-
-#define CHECK_LBD(expr, ...)                                                  \
-  do {                                                                        \
-    long long rc_ = (long long)(expr);                                        \
-    if (rc_ < 0)                                                              \
-      die_lbd(rc_, lbd_last_error(), __VA_ARGS__);                            \
-  } while (0)
-
-static void progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void progress(const char *fmt, ...)
-{
-  va_list ap;
-  if (opt.quiet)
-    return;
-  va_start(ap, fmt);
-  vfprintf(stderr, fmt, ap);
-  va_end(ap);
-  fputc('\n', stderr);
-}
-
 /* ---- small helpers ------------------------------------------------------ */
 
-static uint64_t now_ns(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-/* CPU time of the whole process, all threads (lbd's aio workers too). */
-static uint64_t cpu_ns(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t splitmix64(uint64_t *state)
-{
-  uint64_t z = (*state += 0x9e3779b97f4a7c15u);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-  return z ^ (z >> 31);
-}
-
-static void *xalloc(size_t size)
-{
-  void *p = NULL;
-  if (posix_memalign(&p, 4096, size) != 0)
-    die("out of memory (%zu bytes)", size);
-  return p;
-}
-
-static void *xcalloc(size_t n, size_t size)
-{
-  void *p = calloc(n ? n : 1, size);
-  if (!p)
-    die("out of memory");
-  return p;
-}
-
-static int rm_one(const char *path, const struct stat *st, int type,
-                  struct FTW *ftw)
-{
-  (void)st;
-  (void)ftw;
-  if (type == FTW_DP)
-    rmdir(path);
-  else
-    unlink(path);
-  return 0;
-}
-
-static void rm_rf(const char *path)
-{
-  nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static void cleanup(void)
-{
-  if (opt.keep || !run_dir[0])
-    return;
-  rm_rf(run_dir);
-  if (made_parent)
-    rmdir(parent_dir); /* only if empty */
-  run_dir[0] = '\0';
-}
-
-/* Ctrl-C or kill: remove the run directory (gigabytes) before dying, with
- * async-signal-safe calls only (fork, execve, waitpid, rmdir, _exit). */
-static void on_signal(int sig)
-{
-  if (!opt.keep && run_dir[0]) {
-    pid_t pid = fork();
-    if (pid == 0) {
-      char *const argv[] = {"rm", "-rf", "--", run_dir, NULL};
-      char *const envp[] = {NULL};
-      execve("/bin/rm", argv, envp);
-      _exit(127);
-    }
-    if (pid > 0)
-      waitpid(pid, NULL, 0);
-    if (made_parent)
-      rmdir(parent_dir);
-  }
-  _exit(128 + sig);
-}
-
-static void path_join(char *out, const char *a, const char *b)
-{
-  if ((size_t)snprintf(out, PATH_MAX, "%s/%s", a, b) >= PATH_MAX)
-    die("path too long: %s/%s", a, b);
-}
-
-static void syncfs_dir(const char *dir)
-{
-  int fd = open(dir, O_RDONLY | O_DIRECTORY);
-  if (fd < 0 || syncfs(fd) < 0)
-    die("syncfs %s: %s", dir, strerror(errno));
-  close(fd);
-}
-
-/* echo 1 > /proc/sys/vm/drop_caches, after a sync so everything is clean. */
-static bool drop_caches(void)
-{
-  sync();
-  int fd = open(DROP_CACHES, O_WRONLY);
-  if (fd < 0)
-    return false;
-  bool ok = write(fd, "1", 1) == 1;
-  close(fd);
-  return ok;
-}
-
-static int fadvise_one(const char *path, const struct stat *st, int type,
-                       struct FTW *ftw)
-{
-  (void)ftw;
-  if (type == FTW_F && S_ISREG(st->st_mode)) {
-    int fd = open(path, O_RDONLY);
-    if (fd >= 0) {
-      posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
-      close(fd);
-    }
-  }
-  return 0;
-}
-
-/* Fill, then free, LEN bytes of page cache, untimed, just before a timed
- * pass that fills the page cache: on a VM with free page reporting
- * (virtio-balloon) memory freed a while ago has gone back to the host and
- * costs a host page fault per page on first touch; the pages freed here
- * are handed out first, so both sides get memory that is already backed.
- * See objstore_bench.c and bench/README.md. */
+/* LEN bytes (plus 64 MiB) of scratch data, written and deleted just before
+ * a timed pass that fills the page cache (bench_prefault says why). */
 static void prefault(size_t len)
 {
-  if (!opt.prefault)
-    return;
-  len += (size_t)64 << 20;
-  size_t half_free = (size_t)sysconf(_SC_AVPHYS_PAGES) / 2 *
-                     (size_t)sysconf(_SC_PAGESIZE);
-  if (len > half_free) /* never push the page cache or anything else out */
-    len = half_free;
-  char path[PATH_MAX];
-  path_join(path, run_dir, "prefault.tmp");
-  int fd = open(path, O_CREAT | O_WRONLY | O_TRUNC, 0644);
-  if (fd < 0)
-    die("open %s: %s", path, strerror(errno));
-  for (size_t off = 0; off + SEQ_BS <= len; off += SEQ_BS)
-    if (pwrite(fd, scratch, SEQ_BS, (off_t)off) != (ssize_t)SEQ_BS)
-      die("pwrite %s: %s", path, strerror(errno));
-  close(fd);
-  unlink(path); /* dirty pages of a deleted file never reach the disk */
-}
-
-static const char *fs_name(const char *path)
-{
-  struct statfs sf;
-  if (statfs(path, &sf) != 0)
-    return "unknown";
-  switch ((unsigned long)sf.f_type) {
-  case 0xef53: return "ext4";
-  case 0x58465342: return "xfs";
-  case 0x9123683e: return "btrfs";
-  case 0x01021994: return "tmpfs";
-  case 0x794c7630: return "overlayfs";
-  case 0x2fc12fc1: return "zfs";
-  case 0x6969: return "nfs";
-  default: return "other";
-  }
+  if (opt.prefault)
+    bench_prefault(len, scratch, SEQ_BS);
 }
 
 /* ---- the two sides and their targets ------------------------------------ */
@@ -323,48 +97,51 @@ static void target_make(struct target *t)
 {
   unsigned n = target_seq++;
   snprintf(t->pool, sizeof t->pool, "bench-%u", n);
-  CHECK_LBD(lbd_pool_create(cluster, t->pool, NULL), "lbd_pool_create %s",
-            t->pool);
-  CHECK_LBD(lbd_ioctx_create(cluster, t->pool, NULL, &t->io),
-            "lbd_ioctx_create %s", t->pool);
+  BENCH_CHECK_LBD(lbd_pool_create(cluster, t->pool, NULL), "lbd_pool_create %s",
+                  t->pool);
+  BENCH_CHECK_LBD(lbd_ioctx_create(cluster, t->pool, NULL, &t->io),
+                  "lbd_ioctx_create %s", t->pool);
   struct lbd_image_options o;
   memset(&o, 0, sizeof o); /* default object size and features */
   o.size = img_size;
-  CHECK_LBD(lbd_create(t->io, "bench", &o), "lbd_create %s/bench", t->pool);
-  CHECK_LBD(lbd_open(t->io, "bench", NULL, 0, &t->img), "lbd_open %s/bench",
-            t->pool);
+  BENCH_CHECK_LBD(lbd_create(t->io, "bench", &o), "lbd_create %s/bench",
+                  t->pool);
+  BENCH_CHECK_LBD(lbd_open(t->io, "bench", NULL, 0, &t->img),
+                  "lbd_open %s/bench", t->pool);
   /* Take the exclusive lock now, untimed: a zero-length write does that
    * and nothing else.  A guest pays it once per open, not per IO. */
-  CHECK_LBD(lbd_write(t->img, 0, 0, scratch), "taking the lock of %s/bench",
-            t->pool);
+  BENCH_CHECK_LBD(lbd_write(t->img, 0, 0, scratch),
+                  "taking the lock of %s/bench", t->pool);
   if (!features_text[0]) {
     struct lbd_image_info info;
-    CHECK_LBD(lbd_stat(t->img, &info), "lbd_stat %s/bench", t->pool);
+    BENCH_CHECK_LBD(lbd_stat(t->img, &info), "lbd_stat %s/bench", t->pool);
     lbd_features_format(info.features, features_text, sizeof features_text);
   }
 
   char leaf[64];
   snprintf(leaf, sizeof leaf, "plain-%u.img", n);
-  path_join(t->path, files_dir, leaf);
+  bench_path_join(t->path, files_dir, leaf);
   t->fd = open(t->path, O_RDWR | O_CREAT | O_EXCL, 0644);
   if (t->fd < 0)
-    die("open %s: %s", t->path, strerror(errno));
+    bench_die("open %s: %s", t->path, strerror(errno));
   if (ftruncate(t->fd, (off_t)img_size) != 0) /* sparse, as the image */
-    die("ftruncate %s: %s", t->path, strerror(errno));
-  syncfs_dir(files_dir);
+    bench_die("ftruncate %s: %s", t->path, strerror(errno));
+  bench_syncfs_dir(files_dir);
 }
 
 static void target_drop(struct target *t)
 {
-  CHECK_LBD(lbd_close(t->img), "lbd_close %s/bench", t->pool);
+  BENCH_CHECK_LBD(lbd_close(t->img), "lbd_close %s/bench", t->pool);
   t->img = NULL;
   lbd_ioctx_destroy(t->io);
   t->io = NULL;
-  CHECK_LBD(lbd_pool_remove(cluster, t->pool), "lbd_pool_remove %s", t->pool);
+  BENCH_CHECK_LBD(lbd_pool_remove(cluster, t->pool), "lbd_pool_remove %s",
+                  t->pool);
   close(t->fd);
   unlink(t->path);
   t->fd = -1;
-  syncfs_dir(files_dir); /* the deletes' journal work is not the next pass' */
+  /* The deletes' journal work is not the next pass'. */
+  bench_syncfs_dir(files_dir);
 }
 
 /* ---- the passes ---------------------------------------------------------- */
@@ -401,16 +178,12 @@ static const struct pass_def {
     [RND_RN] = {"rand_read_qdN", "read", false, false, true, false, false},
 };
 
-struct lat {
-  double mean_us, p50_us, p99_us, max_us;
-};
-
 struct result {
   double io_s;     /* first issue to last completion */
   double flush_s;  /* the flush after a write pass */
   double cpu_io_s; /* process CPU over the IO */
   double cpu_s;    /* process CPU over IO + flush */
-  struct lat lat;  /* per op, issue to completion */
+  struct bench_lat lat; /* per op, issue to completion */
   unsigned objects; /* lbd data objects the pass wrote to */
 };
 
@@ -447,8 +220,8 @@ static void check_stamp(const char *buf, uint64_t off, enum side s)
   uint64_t v;
   memcpy(&v, buf, sizeof v);
   if ((v & 0xffffffffffffu) != off / RAND_BS || (v >> 48) == 0)
-    die("%s: read back the wrong data at %llu (stamp %#llx)", side_name[s],
-        (unsigned long long)off, (unsigned long long)v);
+    bench_die("%s: read back the wrong data at %llu (stamp %#llx)",
+              side_name[s], (unsigned long long)off, (unsigned long long)v);
 }
 
 static void base_io(struct job *j, char *buf, unsigned i)
@@ -456,13 +229,13 @@ static void base_io(struct job *j, char *buf, unsigned i)
   uint64_t off = j->offs[i];
   if (j->write)
     stamp(buf, j->bs, off, j->tag);
-  uint64_t t0 = now_ns();
+  uint64_t t0 = bench_now_ns();
   ssize_t n = j->write ? pwrite(j->t->fd, buf, j->bs, (off_t)off)
                        : pread(j->t->fd, buf, j->bs, (off_t)off);
-  j->lat_ns[i] = now_ns() - t0;
+  j->lat_ns[i] = bench_now_ns() - t0;
   if (n != (ssize_t)j->bs)
-    die("%s %s at %llu: %s", j->write ? "pwrite" : "pread", j->t->path,
-        (unsigned long long)off, n < 0 ? strerror(errno) : "short");
+    bench_die("%s %s at %llu: %s", j->write ? "pwrite" : "pread", j->t->path,
+              (unsigned long long)off, n < 0 ? strerror(errno) : "short");
   if (!j->write)
     check_stamp(buf, off, BASE);
 }
@@ -502,7 +275,7 @@ static void run_base(struct job *j)
   for (unsigned k = 0; k < j->qd; k++) {
     bt[k] = (struct base_thread){j, &start, k};
     if (pthread_create(&th[k], NULL, base_worker, &bt[k]) != 0)
-      die("pthread_create: %s", strerror(errno));
+      bench_die("pthread_create: %s", strerror(errno));
   }
   pthread_barrier_wait(&start);
   for (unsigned k = 0; k < j->qd; k++)
@@ -518,15 +291,16 @@ static void lbd_sync_io(struct job *j)
     uint64_t off = j->offs[i];
     if (j->write)
       stamp(buf, j->bs, off, j->tag);
-    uint64_t t0 = now_ns();
+    uint64_t t0 = bench_now_ns();
     ssize_t n = j->write ? lbd_write(j->t->img, off, j->bs, buf)
                          : lbd_read(j->t->img, off, j->bs, buf);
-    j->lat_ns[i] = now_ns() - t0;
-    CHECK_LBD(n, "%s %s/bench at %llu", j->write ? "lbd_write" : "lbd_read",
-              j->t->pool, (unsigned long long)off);
+    j->lat_ns[i] = bench_now_ns() - t0;
+    BENCH_CHECK_LBD(n, "%s %s/bench at %llu",
+                    j->write ? "lbd_write" : "lbd_read", j->t->pool,
+                    (unsigned long long)off);
     if (n != (ssize_t)j->bs)
-      die("%s at %llu: %zd bytes", j->write ? "lbd_write" : "lbd_read",
-          (unsigned long long)off, n);
+      bench_die("%s at %llu: %zd bytes", j->write ? "lbd_write" : "lbd_read",
+                (unsigned long long)off, n);
     if (!j->write)
       check_stamp(buf, off, LBD);
   }
@@ -554,7 +328,7 @@ static void aio_done(lbd_completion_t *c, void *arg)
   (void)c;
   struct aio_slot *sl = arg;
   struct aio_engine *e = sl->e;
-  sl->t1 = now_ns();
+  sl->t1 = bench_now_ns();
   pthread_mutex_lock(&e->mu);
   e->ring[e->tail] = sl->k;
   e->tail = (e->tail + 1) % (MAX_QD + 1);
@@ -569,13 +343,13 @@ static void aio_issue(struct job *j, struct aio_slot *sl, unsigned i)
   if (j->write)
     stamp(buf, j->bs, off, j->tag);
   sl->op = i;
-  sl->t0 = now_ns();
+  sl->t0 = bench_now_ns();
   if (j->write)
-    CHECK_LBD(lbd_aio_write(j->t->img, off, j->bs, buf, sl->c),
-              "lbd_aio_write at %llu", (unsigned long long)off);
+    BENCH_CHECK_LBD(lbd_aio_write(j->t->img, off, j->bs, buf, sl->c),
+                    "lbd_aio_write at %llu", (unsigned long long)off);
   else
-    CHECK_LBD(lbd_aio_read(j->t->img, off, j->bs, buf, sl->c),
-              "lbd_aio_read at %llu", (unsigned long long)off);
+    BENCH_CHECK_LBD(lbd_aio_read(j->t->img, off, j->bs, buf, sl->c),
+                    "lbd_aio_read at %llu", (unsigned long long)off);
 }
 
 static void lbd_aio_io(struct job *j)
@@ -587,8 +361,8 @@ static void lbd_aio_io(struct job *j)
   e.head = e.tail = 0;
   for (unsigned k = 0; k < j->qd; k++) {
     sl[k] = (struct aio_slot){.e = &e, .k = k};
-    CHECK_LBD(lbd_aio_create_completion(aio_done, &sl[k], &sl[k].c),
-              "lbd_aio_create_completion");
+    BENCH_CHECK_LBD(lbd_aio_create_completion(aio_done, &sl[k], &sl[k].c),
+                    "lbd_aio_create_completion");
   }
   unsigned next = 0, done = 0;
   for (unsigned k = 0; k < j->qd && next < j->n; k++)
@@ -601,15 +375,16 @@ static void lbd_aio_io(struct job *j)
     e.head = (e.head + 1) % (MAX_QD + 1);
     pthread_mutex_unlock(&e.mu);
     struct aio_slot *s = &sl[k];
-    CHECK_LBD(lbd_aio_wait_for_complete(s->c), "lbd_aio_wait_for_complete");
+    BENCH_CHECK_LBD(lbd_aio_wait_for_complete(s->c),
+                    "lbd_aio_wait_for_complete");
     ssize_t r = lbd_aio_get_return_value(s->c);
     uint64_t off = j->offs[s->op];
     if (r < 0)
-      die_lbd(r, lbd_aio_get_error(s->c), "%s %s/bench at %llu",
-              j->write ? "lbd_aio_write" : "lbd_aio_read", j->t->pool,
-              (unsigned long long)off);
+      bench_die_lbd(r, lbd_aio_get_error(s->c), "%s %s/bench at %llu",
+                    j->write ? "lbd_aio_write" : "lbd_aio_read", j->t->pool,
+                    (unsigned long long)off);
     if (r != (ssize_t)j->bs)
-      die("lbd_aio at %llu: %zd bytes", (unsigned long long)off, r);
+      bench_die("lbd_aio at %llu: %zd bytes", (unsigned long long)off, r);
     j->lat_ns[s->op] = s->t1 - s->t0;
     if (!j->write)
       check_stamp(j->bufs[k], off, LBD);
@@ -623,28 +398,6 @@ static void lbd_aio_io(struct job *j)
   pthread_mutex_destroy(&e.mu);
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-  return x < y ? -1 : x > y;
-}
-
-static struct lat latency(uint64_t *ns, unsigned n)
-{
-  struct lat l = {0};
-  double sum = 0;
-  for (unsigned i = 0; i < n; i++)
-    sum += (double)ns[i];
-  qsort(ns, n, sizeof *ns, cmp_u64);
-  /* Nearest rank. */
-  unsigned r50 = (n * 50 + 99) / 100, r99 = (n * 99 + 99) / 100;
-  l.mean_us = sum / n / 1e3;
-  l.p50_us = (double)ns[r50 ? r50 - 1 : 0] / 1e3;
-  l.p99_us = (double)ns[r99 ? r99 - 1 : 0] / 1e3;
-  l.max_us = (double)ns[n - 1] / 1e3;
-  return l;
-}
-
 static char *slot_bufs[MAX_QD]; /* SEQ_BS each */
 static uint64_t *seq_offs;      /* [nchunks] */
 static uint64_t *rand_offs[3];  /* [ops]: writes, overwrites, reads */
@@ -654,7 +407,7 @@ static uint16_t next_tag = 1;
 /* Distinct 4 MiB objects that OFFS touch. */
 static unsigned objects_touched(const uint64_t *offs, unsigned n)
 {
-  bool *seen = xcalloc(nchunks, 1);
+  bool *seen = bench_xcalloc(nchunks, 1);
   unsigned count = 0;
   for (unsigned i = 0; i < n; i++) {
     unsigned o = (unsigned)(offs[i] / SEQ_BS);
@@ -671,18 +424,18 @@ static void make_cold(enum side s, struct target *t)
 {
   if (s == BASE)
     posix_fadvise(t->fd, 0, 0, POSIX_FADV_DONTNEED);
-  if (drop_caches_ok && drop_caches())
+  if (drop_caches_ok && bench_drop_caches())
     return;
   if (s == BASE)
     return;
   /* No drop_caches: drop each file of the image's pool instead. */
   struct lbd_pool_info *pools;
   size_t n;
-  CHECK_LBD(lbd_flush(t->img), "lbd_flush");
-  CHECK_LBD(lbd_pool_list(cluster, &pools, &n), "lbd_pool_list");
+  BENCH_CHECK_LBD(lbd_flush(t->img), "lbd_flush");
+  BENCH_CHECK_LBD(lbd_pool_list(cluster, &pools, &n), "lbd_pool_list");
   for (size_t i = 0; i < n; i++)
     if (strcmp(pools[i].name, t->pool) == 0 && pools[i].path)
-      nftw(pools[i].path, fadvise_one, 16, FTW_PHYS);
+      bench_fadvise_tree(pools[i].path);
   lbd_pool_list_free(pools, n);
 }
 
@@ -710,9 +463,9 @@ static void run_pass(enum pass_id p, enum side s, unsigned round,
     next_tag = 1;
   atomic_init(&j.next, 0);
 
-  progress("round %u/%u: %s %s qd%u, %s%s", round + 1, opt.rounds,
-           d->seq ? "4 MiB sequential" : "4 KiB random", d->name, j.qd,
-           side_name[s], record ? "" : " (untimed, to fill it)");
+  bench_progress("round %u/%u: %s %s qd%u, %s%s", round + 1, opt.rounds,
+                 d->seq ? "4 MiB sequential" : "4 KiB random", d->name, j.qd,
+                 side_name[s], record ? "" : " (untimed, to fill it)");
   if (d->drop)
     make_cold(s, t);
   if (d->fresh || d->cold) /* passes that fill the page cache */
@@ -720,26 +473,26 @@ static void run_pass(enum pass_id p, enum side s, unsigned round,
 
   struct result scratch_result;
   struct result *r = record ? &res[p][s][round] : &scratch_result;
-  uint64_t c0 = cpu_ns(), t0 = now_ns();
+  uint64_t c0 = bench_cpu_ns(), t0 = bench_now_ns();
   if (s == BASE)
     run_base(&j);
   else if (j.qd == 1)
     lbd_sync_io(&j);
   else
     lbd_aio_io(&j);
-  uint64_t t1 = now_ns();
-  r->cpu_io_s = (double)(cpu_ns() - c0) / 1e9;
+  uint64_t t1 = bench_now_ns();
+  r->cpu_io_s = (double)(bench_cpu_ns() - c0) / 1e9;
   if (d->write) {
     if (s == LBD)
-      CHECK_LBD(lbd_flush(t->img), "lbd_flush %s/bench", t->pool);
+      BENCH_CHECK_LBD(lbd_flush(t->img), "lbd_flush %s/bench", t->pool);
     else if (fdatasync(t->fd) != 0)
-      die("fdatasync %s: %s", t->path, strerror(errno));
+      bench_die("fdatasync %s: %s", t->path, strerror(errno));
   }
-  uint64_t t2 = now_ns();
+  uint64_t t2 = bench_now_ns();
   r->io_s = (double)(t1 - t0) / 1e9;
   r->flush_s = (double)(t2 - t1) / 1e9;
-  r->cpu_s = (double)(cpu_ns() - c0) / 1e9;
-  r->lat = latency(lat_buf, j.n);
+  r->cpu_s = (double)(bench_cpu_ns() - c0) / 1e9;
+  r->lat = bench_latency(lat_buf, j.n);
   r->objects = d->write ? objects_touched(j.offs, j.n) : 0;
   if (record)
     ran[p] = true;
@@ -766,26 +519,6 @@ static void pass_both(enum pass_id p, const enum side order[2], unsigned round,
 }
 
 /* ---- results ------------------------------------------------------------ */
-
-static int cmp_double(const void *a, const void *b)
-{
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
-
-static double median(const double *v, unsigned n, double *lo, double *hi)
-{
-  double *s = xcalloc(n, sizeof *s);
-  memcpy(s, v, n * sizeof *s);
-  qsort(s, n, sizeof *s, cmp_double);
-  double m = n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-  if (lo)
-    *lo = s[0];
-  if (hi)
-    *hi = s[n - 1];
-  free(s);
-  return m;
-}
 
 /* Field F of the results of pass P, side S, one per round. */
 enum field { F_RATE, F_RATE_FLUSH, F_FLUSH_MS, F_CPU, F_CPU_FLUSH,
@@ -817,7 +550,7 @@ static double med(enum pass_id p, enum side s, enum field f, double *lo,
   double v[opt.rounds];
   for (unsigned r = 0; r < opt.rounds; r++)
     v[r] = field(p, s, r, f);
-  return median(v, opt.rounds, lo, hi);
+  return bench_median(v, opt.rounds, lo, hi);
 }
 
 static double ratio(enum pass_id p, enum field f)
@@ -852,27 +585,6 @@ static void line_label(char *buf, size_t size, enum pass_id p, bool flush)
            fresh ? " (new)" : "", flush ? " +flush" : "");
 }
 
-static void json_str(FILE *f, const char *s)
-{
-  fputc('"', f);
-  for (; *s; s++) {
-    unsigned char c = (unsigned char)*s;
-    if (c == '"' || c == '\\')
-      fprintf(f, "\\%c", c);
-    else if (c < 0x20)
-      fprintf(f, "\\u%04x", c);
-    else
-      fputc(c, f);
-  }
-  fputc('"', f);
-}
-
-static struct utsname uts;
-static double mem_gib;
-static long ncpu;
-static const char *fs;
-static double total_s;
-static double load[2] = {-1, -1}; /* 1-minute load average, start and end */
 static const char *cold_method = "none";
 static char aio_threads_text[64];
 
@@ -902,10 +614,7 @@ static void print_table(void)
   fprintf(f, "lbd image benchmark (lbd %d.%d.%d): an lbd image vs a plain "
           "file\n",
           LBD_VERSION_MAJOR, LBD_VERSION_MINOR, LBD_VERSION_PATCH);
-  fprintf(f, "  dir         %s (%s)\n", run_dir, fs);
-  fprintf(f, "  host        %ld CPUs, %.1f GiB RAM, Linux %s, load %.2f at "
-          "start, %.2f at end\n",
-          ncpu, mem_gib, uts.release, load[0], load[1]);
+  bench_print_host(f);
   fprintf(f, "  image       %u MiB, 4 MiB objects, features %s; a new pool "
           "and image for every\n"
           "              write pass (exclusive lock taken before timing)\n",
@@ -942,10 +651,10 @@ static void print_table(void)
   fprintf(f, "  cold cache  for the cold reads%s and the random overwrites: "
           "%s\n",
           opt.cold ? "" : " (not measured: --no-cold)", cold_method);
-  if (load[0] > 0.5)
+  if (bench.load[0] > 0.5)
     fprintf(f, "  WARNING     the machine was busy when the run started "
             "(load %.2f): expect noise\n",
-            load[0]);
+            bench.load[0]);
 
   fprintf(f, "\n4 MiB sequential, MiB/s: median [min .. max], cpu = process "
           "CPU / wall\n");
@@ -1036,7 +745,7 @@ static void print_table(void)
                 "4 MiB sequential >= 80% of the plain file:");
   print_targets(f, rand_targets, NELEM(rand_targets),
                 "4 KiB random write >= 50% of the plain file (IOPS):");
-  fprintf(f, "\ntotal run time %.1f s\n", total_s);
+  fprintf(f, "\ntotal run time %.1f s\n", bench.total_s);
 }
 
 static void json_rounds(FILE *f, enum pass_id p, enum side s, enum field fl)
@@ -1066,25 +775,23 @@ static void json_targets(FILE *f, const struct target_line *tl, size_t n)
 static void print_json(FILE *f)
 {
   fprintf(f, "{\n  \"params\": {\"dir\": ");
-  json_str(f, run_dir);
+  bench_json_str(f, bench.run_dir);
   fprintf(f, ", \"fs\": ");
-  json_str(f, fs);
+  bench_json_str(f, bench.fs);
   fprintf(f, ", \"size\": %llu, \"object_size\": %zu, \"features\": ",
           (unsigned long long)img_size, SEQ_BS);
-  json_str(f, features_text);
+  bench_json_str(f, features_text);
   fprintf(f, ", \"rounds\": %u, \"seq_io_size\": %zu, \"rand_io_size\": %zu, "
           "\"random_ops\": %u, \"qd\": %u, \"aio_threads\": ",
           opt.rounds, SEQ_BS, RAND_BS, opt.ops, opt.qd);
-  json_str(f, aio_threads_text);
+  bench_json_str(f, aio_threads_text);
   fprintf(f, ", \"seed\": %llu, \"prefault\": %s, \"cold_method\": ",
           (unsigned long long)opt.seed, opt.prefault ? "true" : "false");
-  json_str(f, cold_method);
+  bench_json_str(f, cold_method);
   fprintf(f, ", \"cold_reads\": %s", opt.cold ? "true" : "false");
-  fprintf(f, "},\n  \"host\": {\"cpus\": %ld, \"mem_gib\": %.1f, "
-          "\"kernel\": ", ncpu, mem_gib);
-  json_str(f, uts.release);
-  fprintf(f, ", \"load_start\": %.2f, \"load_end\": %.2f},\n", load[0],
-          load[1]);
+  fprintf(f, "},\n  ");
+  bench_json_host(f);
+  fprintf(f, ",\n");
   fprintf(f, "  \"passes\": {\n");
   bool first = true;
   for (int p = 0; p < NPASS; p++) {
@@ -1124,7 +831,7 @@ static void print_json(FILE *f)
   json_targets(f, seq_targets, NELEM(seq_targets));
   fprintf(f, "],\n              \"rand_4k_write_50pct\": [");
   json_targets(f, rand_targets, NELEM(rand_targets));
-  fprintf(f, "]},\n  \"total_s\": %.1f\n}\n", total_s);
+  fprintf(f, "]},\n  \"total_s\": %.1f\n}\n", bench.total_s);
 }
 
 /* ---- main --------------------------------------------------------------- */
@@ -1160,14 +867,12 @@ static void usage(FILE *f)
 static unsigned parse_uint(const char *s, const char *what, unsigned min,
                            unsigned max)
 {
-  char *end;
-  errno = 0;
-  unsigned long v = strtoul(s, &end, 10);
-  if (errno || end == s || *end || v < min || v > max) {
+  unsigned v;
+  if (!bench_parse_uint(s, min, max, &v)) {
     fprintf(stderr, PROG ": bad %s: %s (%u to %u)\n", what, s, min, max);
     exit(2);
   }
-  return (unsigned)v;
+  return v;
 }
 
 /* --only KEY,KEY...: pass keys as in the JSON, "qdN" for the deep queue. */
@@ -1175,7 +880,7 @@ static void parse_only(const char *arg)
 {
   char *copy = strdup(arg), *save = NULL;
   if (!copy)
-    die("out of memory");
+    bench_die("out of memory");
   for (char *k = strtok_r(copy, ",", &save); k; k = strtok_r(NULL, ",", &save)) {
     int p;
     for (p = 0; p < NPASS && strcmp(pass_def[p].key, k) != 0; p++)
@@ -1227,10 +932,10 @@ static void parse_args(int argc, char **argv)
     case 'O': parse_only(optarg); break;
     case 'C': opt.cold = false; break;
     case 'P': opt.prefault = false; break;
-    case 'k': opt.keep = true; break;
+    case 'k': bench.keep = true; break;
     case 'j': opt.json = true; break;
     case 'J': opt.json_file = optarg; break;
-    case 'q': opt.quiet = true; break;
+    case 'q': bench.quiet = true; break;
     case 'h': usage(stdout); exit(0);
     default: usage(stderr); exit(2);
     }
@@ -1245,52 +950,22 @@ static void parse_args(int argc, char **argv)
   }
 }
 
-static void setup_dirs(void)
-{
-  struct stat st;
-  if (stat(opt.dir, &st) != 0) {
-    if (errno != ENOENT || mkdir(opt.dir, 0755) != 0)
-      die("mkdir %s: %s", opt.dir, strerror(errno));
-    made_parent = true;
-  } else if (!S_ISDIR(st.st_mode)) {
-    die("%s: not a directory", opt.dir);
-  }
-  if (!realpath(opt.dir, parent_dir))
-    die("realpath %s: %s", opt.dir, strerror(errno));
-  char leaf[64];
-  snprintf(leaf, sizeof leaf, "lbd-bench-image.%ld", (long)getpid());
-  path_join(run_dir, parent_dir, leaf);
-  if (mkdir(run_dir, 0755) != 0) {
-    int e = errno;
-    run_dir[0] = '\0'; /* not ours: never remove it */
-    die("mkdir %s/%s: %s", parent_dir, leaf, strerror(e));
-  }
-  path_join(cluster_dir, run_dir, "cluster");
-  path_join(files_dir, run_dir, "files");
-  if (mkdir(files_dir, 0755) != 0)
-    die("mkdir %s: %s", files_dir, strerror(errno));
-}
-
 static void fill_random_offsets(void)
 {
   uint64_t blocks = img_size / RAND_BS;
   for (int k = 0; k < 3; k++) {
     uint64_t st = opt.seed * 0x100000001b3u + (uint64_t)k * 0x5851f42d4c957f2du;
-    rand_offs[k] = xcalloc(opt.ops, sizeof(uint64_t));
+    rand_offs[k] = bench_xcalloc(opt.ops, sizeof(uint64_t));
     for (unsigned i = 0; i < opt.ops; i++)
-      rand_offs[k][i] = (splitmix64(&st) % blocks) * RAND_BS;
+      rand_offs[k][i] = (bench_splitmix64(&st) % blocks) * RAND_BS;
   }
 }
 
 int main(int argc, char **argv)
 {
+  bench.prog = PROG;
   parse_args(argc, argv);
-  uint64_t start = now_ns();
-  uname(&uts);
-  getloadavg(&load[0], 1);
-  ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-  mem_gib = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE) /
-            (1024.0 * 1024 * 1024);
+  bench_host_start();
   img_size = (uint64_t)opt.size_mib << 20;
   nchunks = (unsigned)(img_size / SEQ_BS);
   if (opt.aio_threads) {
@@ -1302,44 +977,38 @@ int main(int argc, char **argv)
   snprintf(aio_threads_text, sizeof aio_threads_text, "%s",
            env && *env ? env : "lbd default, 8");
 
-  setup_dirs();
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_signal;
-  sigaction(SIGINT, &sa, NULL);
-  sigaction(SIGTERM, &sa, NULL);
-  sigaction(SIGHUP, &sa, NULL);
-  fs = fs_name(run_dir);
-  drop_caches_ok = drop_caches();
+  bench_setup_dirs(opt.dir, PROG);
+  bench_path_join(cluster_dir, bench.run_dir, "cluster");
+  bench_path_join(files_dir, bench.run_dir, "files");
+  if (mkdir(files_dir, 0755) != 0)
+    bench_die("mkdir %s: %s", files_dir, strerror(errno));
+  drop_caches_ok = bench_drop_caches();
   cold_method = drop_caches_ok
-                    ? "echo 1 > " DROP_CACHES " before each side's pass\n"
+                    ? "echo 1 > " BENCH_DROP_CACHES " before each side's pass\n"
                       "              (baseline: fadvise DONTNEED too)"
                     : "no drop_caches (not root?): fadvise DONTNEED of the "
                       "plain file\n"
                       "              and of every file of the image's pool";
 
-  scratch = xalloc(SEQ_BS);
-  uint64_t rs = opt.seed;
-  for (size_t i = 0; i < SEQ_BS; i += 8) {
-    uint64_t v = splitmix64(&rs);
-    memcpy(scratch + i, &v, 8);
-  }
+  scratch = bench_xalloc(SEQ_BS);
+  bench_fill_random(scratch, SEQ_BS, opt.seed);
   for (unsigned k = 0; k < opt.qd; k++) {
-    slot_bufs[k] = xalloc(SEQ_BS);
+    slot_bufs[k] = bench_xalloc(SEQ_BS);
     memcpy(slot_bufs[k], scratch, SEQ_BS);
     slot_bufs[k][8] ^= (char)k; /* not all alike */
   }
-  seq_offs = xcalloc(nchunks, sizeof *seq_offs);
+  seq_offs = bench_xcalloc(nchunks, sizeof *seq_offs);
   for (unsigned i = 0; i < nchunks; i++)
     seq_offs[i] = (uint64_t)i * SEQ_BS;
   fill_random_offsets();
-  lat_buf = xcalloc(nchunks > opt.ops ? nchunks : opt.ops, sizeof *lat_buf);
+  lat_buf =
+      bench_xcalloc(nchunks > opt.ops ? nchunks : opt.ops, sizeof *lat_buf);
   for (int p = 0; p < NPASS; p++)
     for (int s = 0; s < 2; s++)
-      res[p][s] = xcalloc(opt.rounds, sizeof(struct result));
+      res[p][s] = bench_xcalloc(opt.rounds, sizeof(struct result));
 
-  CHECK_LBD(lbd_cluster_open(cluster_dir, true, &cluster),
-            "lbd_cluster_open %s", cluster_dir);
+  BENCH_CHECK_LBD(lbd_cluster_open(cluster_dir, true, &cluster),
+                  "lbd_cluster_open %s", cluster_dir);
 
   for (unsigned round = 0; round < opt.rounds; round++) {
     /* Even rounds: baseline first; odd rounds: lbd first. */
@@ -1386,21 +1055,9 @@ int main(int argc, char **argv)
   }
 
   lbd_cluster_close(cluster);
-  total_s = (double)(now_ns() - start) / 1e9;
-  getloadavg(&load[1], 1);
-  if (opt.json)
-    print_json(stdout);
-  else
-    print_table();
-  if (opt.json_file) {
-    FILE *f = fopen(opt.json_file, "w");
-    if (!f)
-      die("open %s: %s", opt.json_file, strerror(errno));
-    print_json(f);
-    if (fclose(f) != 0)
-      die("write %s: %s", opt.json_file, strerror(errno));
-  }
-  cleanup();
+  bench_host_end();
+  bench_output(opt.json, opt.json_file, print_json, print_table);
+  bench_cleanup();
   for (int p = 0; p < NPASS; p++)
     for (int s = 0; s < 2; s++)
       free(res[p][s]);
