@@ -725,10 +725,11 @@ int objstore_write(struct objstore_pool *pool, const char *oid,
                    const struct objstore_snapc *snapc, uint64_t off,
                    const void *buf, size_t len)
 {
-  struct objstore_write_op *op = objstore_write_op_new();
-  if (op)
-    objstore_write_op_write(op, off, buf, len);
-  return run_one(pool, oid, op, snapc);
+  /* The hot path of every image write: a one-step op on the stack. */
+  struct objstore_step step = {.type = STEP_WRITE, .off = off, .len = len,
+                               .data = buf};
+  struct objstore_write_op op = {.steps = &step, .nsteps = 1, .cap = 1};
+  return objstore_write_op_operate(pool, oid, &op, snapc, 0);
 }
 
 int objstore_write_full(struct objstore_pool *pool, const char *oid,

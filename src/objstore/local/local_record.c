@@ -123,7 +123,9 @@ int local_record_decode(const void *data, size_t len, struct local_record *rec)
   uint32_t n = rd32(&r);
   if (r.bad || n > len / 32)
     return lbd_error(EIO, "object record is truncated");
-  rec->clones = calloc(n ? n : 1, sizeof *rec->clones);
+  if (n == 0)
+    return 0; /* most objects: no clone, no allocation */
+  rec->clones = calloc(n, sizeof *rec->clones);
   if (!rec->clones)
     return lbd_error(ENOMEM, "out of memory");
   for (uint32_t i = 0; i < n; i++) {
