@@ -151,6 +151,26 @@ int lbd_watchers_list(lbd_image_t *image, struct lbd_watcher **watchers,
                       size_t *count);
 void lbd_watchers_list_free(struct lbd_watcher *watchers, size_t count);
 
+/* ---- snapshots --------------------------------------------------------- */
+
+struct lbd_snap_info {
+  uint64_t id;
+  char name[256];
+  uint64_t size;     /* of the image when the snapshot was taken */
+  int64_t timestamp; /* seconds since the epoch */
+  bool protected_;
+};
+
+/* Take a snapshot of the image as it is now (takes the exclusive lock);
+ * open it read-only with lbd_open(io, image, name, ...). */
+int lbd_snap_create(lbd_image_t *image, const char *name);
+/* Remove it; its data is freed unless another snapshot still needs it. */
+int lbd_snap_remove(lbd_image_t *image, const char *name);
+/* Snapshots, oldest first. */
+int lbd_snap_list(lbd_image_t *image, struct lbd_snap_info **snaps,
+                  size_t *count);
+void lbd_snap_list_free(struct lbd_snap_info *snaps, size_t count);
+
 /* ---- object map (feature object-map) ---------------------------------- */
 
 /* Rebuild the image's object map from the data objects that exist (takes

@@ -192,12 +192,23 @@ int lbd_open(lbd_ioctx_t *io, const char *name, const char *snap,
            lbd_random_u64());
   if ((r = image_dir_lookup(io->pool, name, img->id)) < 0 ||
       (r = image_header_read(io->pool, img->id, &img->hdr)) < 0 ||
-      (snap && (r = lbd_error(ENOENT, "image %s has no snapshot %s", name,
-                              snap)) < 0) ||
       (r = open_data_pool(io, &img->hdr, &img->data)) < 0)
     goto fail;
   snprintf(img->header_oid, sizeof img->header_oid, IMAGE_HEADER_PREFIX "%s",
            img->id);
+  if ((r = image_snapc_refresh(img)) < 0)
+    goto fail;
+  if (snap) {
+    struct lbd_snap_info info;
+    r = image_snap_lookup(io->pool, img->header_oid, snap, &info);
+    if (r == -ENOENT)
+      r = lbd_error(ENOENT, "image %s has no snapshot %s", name, snap);
+    if (r < 0)
+      goto fail;
+    img->snap_id = info.id;
+    img->read_only = true;
+    img->hdr.size = info.size;
+  }
   if ((r = objstore_watch(io->pool, img->header_oid,
                           img->read_only ? "read-only" : "read-write",
                           !img->read_only, &img->watch)) < 0)
@@ -207,6 +218,7 @@ int lbd_open(lbd_ioctx_t *io, const char *name, const char *snap,
 fail:
   lbd_error_prefix(r, "opening image %s", name);
   objstore_pool_close(img->data);
+  free(img->snap_ids);
   for (int i = 0; i < 64; i++)
     pthread_mutex_destroy(&img->obj_mu[i]);
   pthread_rwlock_destroy(&img->io_lock);
@@ -234,6 +246,7 @@ int lbd_close(lbd_image_t *img)
   }
   objstore_unwatch(img->io->pool, img->header_oid, img->watch);
   objstore_pool_close(img->data);
+  free(img->snap_ids);
   free(img->omap);
   for (int i = 0; i < 64; i++)
     pthread_mutex_destroy(&img->obj_mu[i]);
@@ -262,7 +275,9 @@ int image_acquire_lock(struct lbd_image *img)
     if (r == 0) {
       pthread_rwlock_wrlock(&img->io_lock);
       img->hdr = hdr;
-      r = image_object_map_acquired(img);
+      r = image_snapc_refresh(img);
+      if (r == 0)
+        r = image_object_map_acquired(img);
       if (r < 0) { /* never trust a map we do not own */
         free(img->omap);
         img->omap = NULL;
@@ -349,8 +364,8 @@ int lbd_resize(lbd_image_t *img, uint64_t size)
       r = image_object_map_resize(img, size);
     if (r == 0 && size < hdr.size)
       r = image_remove_objects(img->data, img->id,
-                               striping_object_count(&hdr.layout, size), NULL,
-                               NULL, 0);
+                               striping_object_count(&hdr.layout, size),
+                               image_snapc(img), NULL, NULL, 0);
     if (r == 0)
       r = image_header_set_size(img->io->pool, img->id, &hdr, size);
     if (r == 0 && size < hdr.size)
@@ -428,10 +443,19 @@ int image_remove_storage(lbd_ioctx_t *io, const char *id,
   int r = 0;
   if (hdr) { /* data first: the header tells where it is */
     struct objstore_pool *data;
+    struct lbd_snap_info *snaps = NULL;
+    size_t nsnaps = 0;
     if ((r = open_data_pool(io, hdr, &data)) < 0)
       return lbd_error_prefix(r, "data pool");
-    r = image_remove_objects(data, id, 0, progress, arg,
-                             striping_object_count(&hdr->layout, hdr->size));
+    snprintf(oid, sizeof oid, IMAGE_HEADER_PREFIX "%s", id);
+    r = image_snaps_read(io->pool, oid, &snaps, &nsnaps);
+    for (size_t i = 0; r == 0 && i < nsnaps; i++) /* their clones go too */
+      if ((r = objstore_snap_remove(data, snaps[i].id)) == -ENOENT)
+        r = 0;
+    free(snaps);
+    if (r == 0)
+      r = image_remove_objects(data, id, 0, NULL, progress, arg,
+                               striping_object_count(&hdr->layout, hdr->size));
     objstore_pool_close(data);
   }
   image_object_map_oid(id, oid, sizeof oid);
@@ -464,6 +488,15 @@ int lbd_remove_with_progress(lbd_ioctx_t *io, const char *name,
   snprintf(oid, sizeof oid, IMAGE_HEADER_PREFIX "%s", id);
   r = image_header_read(io->pool, id, &hdr);
   if (r == 0) {
+    struct lbd_snap_info *snaps;
+    size_t nsnaps;
+    if ((r = image_snaps_read(io->pool, oid, &snaps, &nsnaps)) < 0)
+      return lbd_error_prefix(r, "removing image %s", name);
+    free(snaps);
+    if (nsnaps)
+      return lbd_error(ENOTEMPTY, "removing image %s: image has %zu "
+                       "snapshot(s): remove them first ('lbd snap purge')",
+                       name, nsnaps);
     struct objstore_holder *h;
     size_t n;
     if ((r = objstore_list_watchers(io->pool, oid, &h, &n)) < 0)

@@ -73,6 +73,9 @@ struct lbd_image {
    * so that a map update and its data op are never split by another. */
   pthread_mutex_t obj_mu[64];
   pthread_mutex_t omap_mu;       /* guards omap updates */
+  /* The snap context every data write carries (changed under io_lock). */
+  struct objstore_snapc snapc;
+  uint64_t *snap_ids;
   uint8_t *omap;                 /* object map, while the lock is held */
   uint64_t omap_objects;
 };
@@ -118,6 +121,16 @@ int image_remove_storage(lbd_ioctx_t *io, const char *id,
  * image has the exclusive-lock feature); EBUSY naming a live holder. */
 int image_acquire_lock(struct lbd_image *img);
 
+/* snapshot.c */
+int image_snaps_read(struct objstore_pool *pool, const char *header_oid,
+                     struct lbd_snap_info **snaps, size_t *count);
+int image_snap_lookup(struct objstore_pool *pool, const char *header_oid,
+                      const char *name, struct lbd_snap_info *info);
+/* Rebuild img->snapc from the header's snapshots and img->hdr.snap_seq. */
+int image_snapc_refresh(struct lbd_image *img);
+/* The snap context for data writes (NULL before any snapshot). */
+const struct objstore_snapc *image_snapc(const struct lbd_image *img);
+
 /* object_map.c */
 void image_object_map_oid(const char *id, char *buf, size_t size);
 int image_object_map_check_size(const struct image_header *hdr);
@@ -141,7 +154,8 @@ void image_data_oid(const struct lbd_image *img, uint64_t objectno,
 /* Remove every data object numbered FIRST or more (remove and shrink);
  * PROGRESS (may be NULL) hears (object number reached, TOTAL). */
 int image_remove_objects(struct objstore_pool *data, const char *id,
-                         uint64_t first, lbd_progress_fn_t progress,
-                         void *arg, uint64_t total);
+                         uint64_t first, const struct objstore_snapc *snapc,
+                         lbd_progress_fn_t progress, void *arg,
+                         uint64_t total);
 
 #endif

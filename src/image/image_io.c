@@ -101,7 +101,7 @@ static int write_piece(const struct object_extent *e, void *arg)
   int r = image_object_map_set(c->img, e->objectno, OBJECT_EXISTS);
   image_data_oid(c->img, e->objectno, oid, sizeof oid);
   if (r == 0)
-    r = objstore_write(c->img->data, oid, NULL, e->off,
+    r = objstore_write(c->img->data, oid, image_snapc(c->img), e->off,
                        c->buf + (e->image_off - c->base), e->len);
   object_unguard(guard);
   return r;
@@ -144,7 +144,8 @@ static int remove_object(struct lbd_image *img, uint64_t objectno)
     char oid[96];
     image_data_oid(img, objectno, oid, sizeof oid);
     r = image_object_map_set(img, objectno, OBJECT_PENDING);
-    if (r == 0 && (r = objstore_remove(img->data, oid, NULL)) == -ENOENT)
+    if (r == 0 &&
+        (r = objstore_remove(img->data, oid, image_snapc(img))) == -ENOENT)
       r = 0;
     if (r == 0)
       r = image_object_map_set(img, objectno, OBJECT_NONEXISTENT);
@@ -174,11 +175,12 @@ static int discard_piece(const struct object_extent *e, void *arg)
       objstore_write_op_assert_exists(op);
       objstore_write_op_truncate(op, e->off);
     }
-    r = op ? objstore_write_op_operate(c->img->data, oid, op, NULL, 0)
+    r = op ? objstore_write_op_operate(c->img->data, oid, op,
+                                       image_snapc(c->img), 0)
            : lbd_error(ENOMEM, "out of memory");
     objstore_write_op_free(op);
   } else {
-    r = objstore_zero(c->img->data, oid, NULL, e->off, e->len);
+    r = objstore_zero(c->img->data, oid, image_snapc(c->img), e->off, e->len);
   }
   object_unguard(guard);
   if (r == -ENOENT) {
@@ -248,8 +250,9 @@ int lbd_flush(lbd_image_t *img)
 }
 
 int image_remove_objects(struct objstore_pool *data, const char *id,
-                         uint64_t first, lbd_progress_fn_t progress,
-                         void *arg, uint64_t total)
+                         uint64_t first, const struct objstore_snapc *snapc,
+                         lbd_progress_fn_t progress, void *arg,
+                         uint64_t total)
 {
   /* Data object names sort by object number (fixed-width hex), so the
    * objects at or past FIRST are one range of the sorted listing: only
@@ -274,7 +277,7 @@ int image_remove_objects(struct objstore_pool *data, const char *id,
         more = false;
         break;
       }
-      r = objstore_remove(data, e[i].name, NULL);
+      r = objstore_remove(data, e[i].name, snapc);
       if (r == -ENOENT)
         r = 0;
       snprintf(after, sizeof after, "%s", e[i].name);

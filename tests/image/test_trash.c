@@ -440,7 +440,7 @@ static void test_crash_remove(void **state)
   make_image(e, "d2", 12, id);
   assert_ok(lbd_trash_move(e->io, "d2", 0));
   set_entry(e, id, (entry_text(v, sizeof v, "removing", "d2", 0), v));
-  assert_ok(image_remove_objects(e->io->pool, id, 0, NULL, NULL, 0));
+  assert_ok(image_remove_objects(e->io->pool, id, 0, NULL, NULL, NULL, 0));
   snprintf(oid, sizeof oid, "lbd_header.%s", id);
   assert_ok(objstore_remove(e->io->pool, oid, NULL));
   assert_ok(lbd_trash_purge(e->io, 0, &removed));

@@ -1,0 +1,254 @@
+/* Image snapshots.  The header names them (snapshot_<id> omap keys: size,
+ * time, protected flag and name); the object store keeps their data, as
+ * self-managed snapshots of the data pool: every data write carries the
+ * image's snap context, so the first write after a snapshot clones. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "image/image.h"
+#include "util/error.h"
+
+#define SNAP_PREFIX "snapshot_"
+#define RETRIES 100
+
+static int snap_parse(const struct objstore_kv *kv, struct lbd_snap_info *s)
+{
+  char *end;
+  memset(s, 0, sizeof *s);
+  s->id = strtoull(kv->key + strlen(SNAP_PREFIX), &end, 16);
+  int prot = 0, pos = -1;
+  if (*end || sscanf(kv->value, "%" SCNu64 " %" SCNd64 " %d%n", &s->size,
+                     &s->timestamp, &prot, &pos) != 3 ||
+      pos < 0 || ((char *)kv->value)[pos] != ' ')
+    return lbd_error(EIO, "image header entry %s is damaged", kv->key);
+  s->protected_ = prot != 0;
+  snprintf(s->name, sizeof s->name, "%s", (char *)kv->value + pos + 1);
+  return 0;
+}
+
+int image_snaps_read(struct objstore_pool *pool, const char *header_oid,
+                     struct lbd_snap_info **snaps, size_t *count)
+{
+  *snaps = NULL;
+  *count = 0;
+  char after[OBJSTORE_MAX_OMAP_KEY + 1] = SNAP_PREFIX;
+  bool more = true;
+  int r = 0;
+  while (r == 0 && more) {
+    struct objstore_kv *kvs;
+    size_t n;
+    if ((r = objstore_omap_get(pool, header_oid, after, 256, &kvs, &n,
+                               &more)) < 0)
+      break;
+    struct lbd_snap_info *p = realloc(*snaps, (*count + n + 1) * sizeof *p);
+    if (!p) {
+      objstore_kv_free(kvs, n);
+      r = lbd_error(ENOMEM, "out of memory");
+      break;
+    }
+    *snaps = p;
+    for (size_t i = 0; i < n && r == 0; i++) {
+      if (strncmp(kvs[i].key, SNAP_PREFIX, strlen(SNAP_PREFIX)) != 0) {
+        more = false;
+        break;
+      }
+      if ((r = snap_parse(&kvs[i], &p[*count])) == 0)
+        (*count)++;
+      snprintf(after, sizeof after, "%s", kvs[i].key);
+    }
+    objstore_kv_free(kvs, n);
+  }
+  if (r < 0) {
+    free(*snaps);
+    *snaps = NULL;
+    *count = 0;
+  }
+  return r;
+}
+
+void lbd_snap_list_free(struct lbd_snap_info *snaps, size_t count)
+{
+  (void)count;
+  free(snaps);
+}
+
+int image_snapc_refresh(struct lbd_image *img)
+{
+  struct lbd_snap_info *snaps;
+  size_t n;
+  int r = image_snaps_read(img->io->pool, img->header_oid, &snaps, &n);
+  if (r < 0)
+    return r;
+  uint64_t *ids = malloc((n ? n : 1) * sizeof *ids);
+  if (!ids) {
+    free(snaps);
+    return lbd_error(ENOMEM, "out of memory");
+  }
+  for (size_t i = 0; i < n; i++) /* newest first */
+    ids[i] = snaps[n - 1 - i].id;
+  free(snaps);
+  free(img->snap_ids);
+  img->snap_ids = ids;
+  img->snapc.seq = img->hdr.snap_seq;
+  img->snapc.snaps = ids;
+  img->snapc.nsnaps = n;
+  return 0;
+}
+
+const struct objstore_snapc *image_snapc(const struct lbd_image *img)
+{
+  return img->snapc.seq ? &img->snapc : NULL;
+}
+
+int image_snap_lookup(struct objstore_pool *pool, const char *header_oid,
+                      const char *name, struct lbd_snap_info *info)
+{
+  struct lbd_snap_info *snaps;
+  size_t n;
+  int r = image_snaps_read(pool, header_oid, &snaps, &n);
+  if (r < 0)
+    return r;
+  r = -ENOENT;
+  for (size_t i = 0; i < n; i++)
+    if (strcmp(snaps[i].name, name) == 0) {
+      *info = snaps[i];
+      r = 0;
+    }
+  free(snaps);
+  return r;
+}
+
+int lbd_snap_list(lbd_image_t *img, struct lbd_snap_info **snaps,
+                  size_t *count)
+{
+  lbd_error_clear();
+  int r = image_snaps_read(img->io->pool, img->header_oid, snaps, count);
+  return r < 0 ? lbd_error_prefix(r, "listing snapshots of %s", img->name)
+               : 0;
+}
+
+static int snap_writable(struct lbd_image *img, const char *name)
+{
+  int r = image_check_name("snapshot name", name);
+  if (r == 0 && img->read_only)
+    r = lbd_error(EROFS, "image %s is open read-only", img->name);
+  if (r == 0)
+    r = image_acquire_lock(img);
+  return r;
+}
+
+/* Set or remove (VALUE NULL) header key KEY, with snap_seq SEQ if not 0,
+ * guarded by the header's version; re-reads and retries on a race. */
+static int header_snap_update(struct lbd_image *img, const char *key,
+                              const char *value, uint64_t seq,
+                              const char *must_be_absent)
+{
+  for (int i = 0; i < RETRIES; i++) {
+    struct image_header hdr;
+    int r = image_header_read(img->io->pool, img->id, &hdr);
+    if (r < 0)
+      return r;
+    if (must_be_absent) {
+      struct lbd_snap_info old;
+      if ((r = image_snap_lookup(img->io->pool, img->header_oid,
+                                 must_be_absent, &old)) == 0)
+        return lbd_error(EEXIST, "image %s already has a snapshot %s",
+                         img->name, must_be_absent);
+      if (r != -ENOENT)
+        return r;
+    }
+    struct objstore_write_op *op = objstore_write_op_new();
+    if (!op)
+      return lbd_error(ENOMEM, "out of memory");
+    objstore_write_op_assert_exists(op);
+    objstore_write_op_cmp_version(op, OBJSTORE_CMP_EQ, hdr.version);
+    if (value)
+      objstore_write_op_omap_set(op, key, value, strlen(value));
+    else
+      objstore_write_op_omap_rm(op, key);
+    if (seq) {
+      char buf[24];
+      int n = snprintf(buf, sizeof buf, "%" PRIu64, seq);
+      objstore_write_op_omap_set(op, "snap_seq", buf, (size_t)n);
+    }
+    r = objstore_write_op_operate(img->io->pool, img->header_oid, op, NULL,
+                                  OBJSTORE_OP_FUA);
+    objstore_write_op_free(op);
+    if (r != -ECANCELED)
+      return r;
+  }
+  return lbd_error(EAGAIN, "the header of image %s keeps changing", img->name);
+}
+
+/* Take in the header's snapshots: no data op may straddle the change. */
+static int snap_reload(struct lbd_image *img)
+{
+  struct image_header hdr;
+  int r = image_header_read(img->io->pool, img->id, &hdr);
+  if (r < 0)
+    return r;
+  pthread_mutex_lock(&img->mu);
+  img->hdr = hdr;
+  pthread_mutex_unlock(&img->mu);
+  return image_snapc_refresh(img);
+}
+
+int lbd_snap_create(lbd_image_t *img, const char *name)
+{
+  lbd_error_clear();
+  int r = snap_writable(img, name);
+  if (r < 0)
+    return lbd_error_prefix(r, "creating snapshot %s@%s", img->name,
+                            name ? name : "");
+  uint64_t id;
+  pthread_rwlock_wrlock(&img->io_lock);
+  if ((r = objstore_snap_create(img->data, &id)) == 0) {
+    char key[64], value[IMAGE_MAX_NAME + 64];
+    snprintf(key, sizeof key, SNAP_PREFIX "%016" PRIx64, id);
+    snprintf(value, sizeof value, "%" PRIu64 " %" PRId64 " 0 %s",
+             img->hdr.size, (int64_t)time(NULL), name);
+    r = header_snap_update(img, key, value, id, name);
+    if (r < 0) /* give the unused id back */
+      objstore_snap_remove(img->data, id);
+    else
+      r = snap_reload(img);
+  }
+  pthread_rwlock_unlock(&img->io_lock);
+  return r < 0 ? lbd_error_prefix(r, "creating snapshot %s@%s", img->name,
+                                  name)
+               : 0;
+}
+
+int lbd_snap_remove(lbd_image_t *img, const char *name)
+{
+  lbd_error_clear();
+  struct lbd_snap_info info;
+  int r = snap_writable(img, name);
+  if (r == 0 && (r = image_snap_lookup(img->io->pool, img->header_oid, name,
+                                       &info)) == -ENOENT)
+    r = lbd_error(ENOENT, "image %s has no snapshot %s", img->name, name);
+  if (r == 0 && info.protected_)
+    r = lbd_error(EBUSY, "snapshot %s@%s is protected: unprotect it first",
+                  img->name, name);
+  if (r < 0)
+    return lbd_error_prefix(r, "removing snapshot %s@%s", img->name,
+                            name ? name : "");
+  char key[64];
+  snprintf(key, sizeof key, SNAP_PREFIX "%016" PRIx64, info.id);
+  pthread_rwlock_wrlock(&img->io_lock);
+  /* Header first: a crash before the release leaves its clones to a later
+   * pool check, never a named snapshot without its data. */
+  r = header_snap_update(img, key, NULL, 0, NULL);
+  if (r == 0)
+    r = snap_reload(img);
+  pthread_rwlock_unlock(&img->io_lock);
+  if (r == 0)
+    r = objstore_snap_remove(img->data, info.id);
+  return r < 0 ? lbd_error_prefix(r, "removing snapshot %s@%s", img->name,
+                                  name)
+               : 0;
+}
