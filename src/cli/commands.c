@@ -191,6 +191,23 @@ const struct command cli_commands[] = {
      {{"<image-spec>", IMAGE_SPEC_HELP, false}},
      {SPEC_OPTS, {OPT_NO_PROGRESS, NULL}, {OPT_NONE, NULL}},
      cmd_rm},
+    {"snap create", "snap add", "Create a snapshot.",
+     "The snapshot keeps the image's bytes of this moment; open it as\n"
+     "<image>@<snap> (read-only) with info, export, bench --io-type read.",
+     {{"<snap-spec>", "snapshot specification\n"
+       "(example: [<pool>/[<namespace>/]]<image>@<snap>)", false}},
+     {SPEC_OPTS, {OPT_SNAP, NULL}, {OPT_NONE, NULL}},
+     cmd_snap_create},
+    {"snap ls", "snap list", "Dump list of image snapshots.", NULL,
+     {{"<image-spec>", IMAGE_SPEC_HELP, false}},
+     {SPEC_OPTS, FORMAT_OPTS, {OPT_NONE, NULL}},
+     cmd_snap_ls},
+    {"snap rm", "snap remove", "Delete a snapshot.",
+     "Its data is freed unless another snapshot still needs it.",
+     {{"<snap-spec>", "snapshot specification\n"
+       "(example: [<pool>/[<namespace>/]]<image>@<snap>)", false}},
+     {SPEC_OPTS, {OPT_SNAP, NULL}, {OPT_NONE, NULL}},
+     cmd_snap_rm},
     {"status", NULL, "Show the status of this image.",
      "Lists the watchers: the processes that have the image open, with\n"
      "their mode (read-write or read-only).",

@@ -495,7 +495,7 @@ int lbd_remove_with_progress(lbd_ioctx_t *io, const char *name,
     free(snaps);
     if (nsnaps)
       return lbd_error(ENOTEMPTY, "removing image %s: image has %zu "
-                       "snapshot(s): remove them first ('lbd snap purge')",
+                       "snapshot(s): remove them first ('lbd snap rm')",
                        name, nsnaps);
     struct objstore_holder *h;
     size_t n;

@@ -1,0 +1,121 @@
+/* lbd snap create | ls | rm */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli/cli.h"
+
+/* The image spec with its snapshot (required or forbidden). */
+static int snap_open(struct ctx *c, bool want_snap, struct spec *s,
+                     lbd_ioctx_t **io, lbd_image_t **img)
+{
+  int r = spec_image(c, SPEC_SOURCE, true, s);
+  if (r < 0)
+    return r;
+  if (want_snap && !s->snap)
+    r = cli_usage(c, "give the snapshot: <image>@<snapshot>");
+  else if (!want_snap && s->snap)
+    r = cli_usage(c, "give the image without a snapshot");
+  if (r == 0)
+    r = args_done(c);
+  if (r == 0) {
+    const char *snap = s->snap;
+    s->snap = NULL; /* open the image itself */
+    r = cli_open(c, s, want_snap, io, img);
+    s->snap = snap;
+  }
+  if (r < 0)
+    spec_free(s);
+  return r;
+}
+
+int cmd_snap_create(struct ctx *c)
+{
+  struct spec s;
+  lbd_ioctx_t *io;
+  lbd_image_t *img;
+  int r = snap_open(c, true, &s, &io, &img);
+  if (r < 0)
+    return r;
+  if ((r = lbd_snap_create(img, s.snap)) < 0)
+    cli_fail(c, r, NULL);
+  int e = cli_close(c, io, img);
+  spec_free(&s);
+  return r < 0 ? r : e;
+}
+
+int cmd_snap_rm(struct ctx *c)
+{
+  struct spec s;
+  lbd_ioctx_t *io;
+  lbd_image_t *img;
+  int r = snap_open(c, true, &s, &io, &img);
+  if (r < 0)
+    return r;
+  if ((r = lbd_snap_remove(img, s.snap)) < 0)
+    cli_fail(c, r, NULL);
+  int e = cli_close(c, io, img);
+  spec_free(&s);
+  return r < 0 ? r : e;
+}
+
+static void fmt_time(int64_t t, char *buf, size_t size)
+{
+  time_t tt = (time_t)t;
+  struct tm tm;
+  if (!localtime_r(&tt, &tm) ||
+      !strftime(buf, size, "%a %b %e %H:%M:%S %Y", &tm))
+    snprintf(buf, size, "%" PRId64, t);
+}
+
+int cmd_snap_ls(struct ctx *c)
+{
+  struct spec s;
+  lbd_ioctx_t *io;
+  lbd_image_t *img;
+  int r = snap_open(c, false, &s, &io, &img);
+  if (r < 0)
+    return r;
+  struct lbd_snap_info *snaps = NULL;
+  size_t n = 0;
+  if ((r = lbd_snap_list(img, &snaps, &n)) < 0) {
+    cli_fail(c, r, NULL);
+  } else if (c->json) {
+    json_t *j = json_array();
+    for (size_t i = 0; j && i < n; i++) {
+      char ts[64];
+      fmt_time(snaps[i].timestamp, ts, sizeof ts);
+      json_array_append_new(
+          j, json_pack("{s:I,s:s,s:I,s:s,s:s}", "id", (json_int_t)snaps[i].id,
+                       "name", snaps[i].name, "size",
+                       (json_int_t)snaps[i].size, "protected",
+                       snaps[i].protected_ ? "true" : "false", "timestamp",
+                       ts));
+    }
+    r = json_print(c, j);
+  } else if (n) {
+    static const char *const heads[] = {"SNAPID", "NAME", "SIZE", "PROTECTED",
+                                        "TIMESTAMP"};
+    static const bool right[] = {true, false, true, false, false};
+    struct table t;
+    table_init(&t, 5, heads, right);
+    for (size_t i = 0; i < n && r == 0; i++) {
+      char id[24], size[32], ts[64];
+      snprintf(id, sizeof id, "%" PRIu64, snaps[i].id);
+      fmt_bytes(snaps[i].size, size, sizeof size);
+      fmt_time(snaps[i].timestamp, ts, sizeof ts);
+      if (table_row(&t, id, snaps[i].name, size,
+                    snaps[i].protected_ ? "yes" : "", ts) < 0)
+        r = cli_fail(c, -ENOMEM, "listing snapshots");
+    }
+    if (r == 0)
+      table_print(&t, stdout);
+    table_free(&t);
+  }
+  lbd_snap_list_free(snaps, n);
+  cli_close(c, io, img);
+  spec_free(&s);
+  return r;
+}
