@@ -166,6 +166,10 @@ struct lbd_snap_info {
 int lbd_snap_create(lbd_image_t *image, const char *name);
 /* Remove it; its data is freed unless another snapshot still needs it. */
 int lbd_snap_remove(lbd_image_t *image, const char *name);
+int lbd_snap_rename(lbd_image_t *image, const char *name, const char *new_name);
+/* A protected snapshot cannot be removed (and, later, can be cloned). */
+int lbd_snap_protect(lbd_image_t *image, const char *name);
+int lbd_snap_unprotect(lbd_image_t *image, const char *name);
 /* Snapshots, oldest first. */
 int lbd_snap_list(lbd_image_t *image, struct lbd_snap_info **snaps,
                   size_t *count);

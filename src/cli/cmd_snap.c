@@ -8,7 +8,7 @@
 #include "cli/cli.h"
 
 /* The image spec with its snapshot (required or forbidden). */
-static int snap_open(struct ctx *c, bool want_snap, struct spec *s,
+static int snap_open(struct ctx *c, bool want_snap, bool rw, struct spec *s,
                      lbd_ioctx_t **io, lbd_image_t **img)
 {
   int r = spec_image(c, SPEC_SOURCE, true, s);
@@ -23,7 +23,7 @@ static int snap_open(struct ctx *c, bool want_snap, struct spec *s,
   if (r == 0) {
     const char *snap = s->snap;
     s->snap = NULL; /* open the image itself */
-    r = cli_open(c, s, want_snap, io, img);
+    r = cli_open(c, s, rw, io, img);
     s->snap = snap;
   }
   if (r < 0)
@@ -36,7 +36,7 @@ int cmd_snap_create(struct ctx *c)
   struct spec s;
   lbd_ioctx_t *io;
   lbd_image_t *img;
-  int r = snap_open(c, true, &s, &io, &img);
+  int r = snap_open(c, true, true, &s, &io, &img);
   if (r < 0)
     return r;
   if ((r = lbd_snap_create(img, s.snap)) < 0)
@@ -51,7 +51,7 @@ int cmd_snap_rm(struct ctx *c)
   struct spec s;
   lbd_ioctx_t *io;
   lbd_image_t *img;
-  int r = snap_open(c, true, &s, &io, &img);
+  int r = snap_open(c, true, true, &s, &io, &img);
   if (r < 0)
     return r;
   if ((r = lbd_snap_remove(img, s.snap)) < 0)
@@ -75,7 +75,7 @@ int cmd_snap_ls(struct ctx *c)
   struct spec s;
   lbd_ioctx_t *io;
   lbd_image_t *img;
-  int r = snap_open(c, false, &s, &io, &img);
+  int r = snap_open(c, false, false, &s, &io, &img);
   if (r < 0)
     return r;
   struct lbd_snap_info *snaps = NULL;
@@ -118,4 +118,90 @@ int cmd_snap_ls(struct ctx *c)
   cli_close(c, io, img);
   spec_free(&s);
   return r;
+}
+
+static int snap_simple(struct ctx *c, int (*fn)(lbd_image_t *, const char *))
+{
+  struct spec s;
+  lbd_ioctx_t *io;
+  lbd_image_t *img;
+  int r = snap_open(c, true, true, &s, &io, &img);
+  if (r < 0)
+    return r;
+  if ((r = fn(img, s.snap)) < 0)
+    cli_fail(c, r, NULL);
+  int e = cli_close(c, io, img);
+  spec_free(&s);
+  return r < 0 ? r : e;
+}
+
+int cmd_snap_protect(struct ctx *c) { return snap_simple(c, lbd_snap_protect); }
+
+int cmd_snap_unprotect(struct ctx *c)
+{
+  return snap_simple(c, lbd_snap_unprotect);
+}
+
+int cmd_snap_rename(struct ctx *c)
+{
+  struct spec s, d;
+  lbd_ioctx_t *io;
+  lbd_image_t *img;
+  int r = spec_image(c, SPEC_SOURCE, true, &s);
+  if (r < 0)
+    return r;
+  if ((r = spec_image(c, SPEC_DEST, true, &d)) < 0) {
+    spec_free(&s);
+    return r;
+  }
+  if (!s.snap || !d.snap)
+    r = cli_usage(c, "give both snapshots: <image>@<snap> <image>@<new-snap>");
+  else if (strcmp(s.pool, d.pool) || strcmp(s.ns, d.ns) ||
+           strcmp(s.image, d.image))
+    r = cli_usage(c, "a snapshot is renamed within its image");
+  if (r == 0)
+    r = args_done(c);
+  if (r == 0) {
+    const char *snap = s.snap;
+    s.snap = NULL;
+    if ((r = cli_open(c, &s, true, &io, &img)) == 0) {
+      if ((r = lbd_snap_rename(img, snap, d.snap)) < 0)
+        cli_fail(c, r, NULL);
+      int e = cli_close(c, io, img);
+      r = r < 0 ? r : e;
+    }
+    s.snap = snap;
+  }
+  spec_free(&d);
+  spec_free(&s);
+  return r;
+}
+
+int cmd_snap_purge(struct ctx *c)
+{
+  struct spec s;
+  lbd_ioctx_t *io;
+  lbd_image_t *img;
+  int r = snap_open(c, false, true, &s, &io, &img);
+  if (r < 0)
+    return r;
+  struct lbd_snap_info *snaps = NULL;
+  size_t n = 0, kept = 0;
+  if ((r = lbd_snap_list(img, &snaps, &n)) < 0)
+    cli_fail(c, r, NULL);
+  for (size_t i = 0; r == 0 && i < n; i++) {
+    if (snaps[i].protected_) {
+      kept++;
+      continue;
+    }
+    if ((r = lbd_snap_remove(img, snaps[i].name)) < 0)
+      cli_fail(c, r, NULL);
+  }
+  lbd_snap_list_free(snaps, n);
+  if (r == 0 && kept)
+    r = cli_fail(c, -EBUSY, "%zu protected snapshot(s) kept: unprotect them "
+                 "first", kept);
+  int e = cli_close(c, io, img);
+  spec_free(&s);
+  return r < 0 ? r : e;
 }

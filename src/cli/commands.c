@@ -202,12 +202,35 @@ const struct command cli_commands[] = {
      {{"<image-spec>", IMAGE_SPEC_HELP, false}},
      {SPEC_OPTS, FORMAT_OPTS, {OPT_NONE, NULL}},
      cmd_snap_ls},
+    {"snap protect", NULL, "Prevent a snapshot from being deleted.", NULL,
+     {{"<snap-spec>", "snapshot specification\n"
+       "(example: [<pool>/[<namespace>/]]<image>@<snap>)", false}},
+     {SPEC_OPTS, {OPT_SNAP, NULL}, {OPT_NONE, NULL}},
+     cmd_snap_protect},
+    {"snap purge", NULL, "Delete all unprotected snapshots.",
+     "Fails, after removing the others, if protected snapshots remain.",
+     {{"<image-spec>", IMAGE_SPEC_HELP, false}},
+     {SPEC_OPTS, {OPT_NONE, NULL}},
+     cmd_snap_purge},
+    {"snap rename", NULL, "Rename a snapshot.", NULL,
+     {{"<source-snap-spec>", "source snapshot specification\n"
+       "(example: [<pool>/[<namespace>/]]<image>@<snap>)", false},
+      {"<dest-snap-spec>", "destination snapshot specification\n"
+       "(example: [<pool>/[<namespace>/]]<image>@<snap>)", false}},
+     {SPEC_OPTS, {OPT_SNAP, NULL}, {OPT_DEST_POOL, NULL},
+      {OPT_DEST_NAMESPACE, NULL}, {OPT_DEST, NULL}, {OPT_NONE, NULL}},
+     cmd_snap_rename},
     {"snap rm", "snap remove", "Delete a snapshot.",
      "Its data is freed unless another snapshot still needs it.",
      {{"<snap-spec>", "snapshot specification\n"
        "(example: [<pool>/[<namespace>/]]<image>@<snap>)", false}},
      {SPEC_OPTS, {OPT_SNAP, NULL}, {OPT_NONE, NULL}},
      cmd_snap_rm},
+    {"snap unprotect", NULL, "Allow a snapshot to be deleted.", NULL,
+     {{"<snap-spec>", "snapshot specification\n"
+       "(example: [<pool>/[<namespace>/]]<image>@<snap>)", false}},
+     {SPEC_OPTS, {OPT_SNAP, NULL}, {OPT_NONE, NULL}},
+     cmd_snap_unprotect},
     {"status", NULL, "Show the status of this image.",
      "Lists the watchers: the processes that have the image open, with\n"
      "their mode (read-write or read-only).",

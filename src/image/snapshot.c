@@ -252,3 +252,76 @@ int lbd_snap_remove(lbd_image_t *img, const char *name)
                                   name)
                : 0;
 }
+
+/* Rewrite snapshot NAME's header entry with NEW_NAME (or the same name) and
+ * PROTECTED_ (-1: unchanged), guarded by the header's version. */
+static int snap_rewrite(lbd_image_t *img, const char *what, const char *name,
+                        const char *new_name, int protected_)
+{
+  lbd_error_clear();
+  int r = snap_writable(img, name);
+  if (r == 0 && new_name)
+    r = image_check_name("new snapshot name", new_name);
+  for (int i = 0; r == 0; i++) {
+    struct image_header hdr;
+    struct lbd_snap_info info, other;
+    if (i == RETRIES) {
+      r = lbd_error(EAGAIN, "the header of image %s keeps changing",
+                    img->name);
+      break;
+    }
+    if ((r = image_header_read(img->io->pool, img->id, &hdr)) < 0)
+      break;
+    r = image_snap_lookup(img->io->pool, img->header_oid, name, &info);
+    if (r == -ENOENT)
+      r = lbd_error(ENOENT, "image %s has no snapshot %s", img->name, name);
+    if (r == 0 && new_name && strcmp(new_name, name) != 0 &&
+        image_snap_lookup(img->io->pool, img->header_oid, new_name,
+                          &other) == 0)
+      r = lbd_error(EEXIST, "image %s already has a snapshot %s", img->name,
+                    new_name);
+    if (r < 0)
+      break;
+    lbd_error_clear();
+    char key[64], value[IMAGE_MAX_NAME + 64];
+    snprintf(key, sizeof key, SNAP_PREFIX "%016" PRIx64, info.id);
+    snprintf(value, sizeof value, "%" PRIu64 " %" PRId64 " %d %s", info.size,
+             info.timestamp,
+             protected_ < 0 ? (int)info.protected_ : protected_,
+             new_name ? new_name : info.name);
+    struct objstore_write_op *op = objstore_write_op_new();
+    if (!op) {
+      r = lbd_error(ENOMEM, "out of memory");
+      break;
+    }
+    objstore_write_op_assert_exists(op);
+    objstore_write_op_cmp_version(op, OBJSTORE_CMP_EQ, hdr.version);
+    objstore_write_op_omap_set(op, key, value, strlen(value));
+    r = objstore_write_op_operate(img->io->pool, img->header_oid, op, NULL,
+                                  OBJSTORE_OP_FUA);
+    objstore_write_op_free(op);
+    if (r != -ECANCELED)
+      break;
+    r = 0; /* the header changed meanwhile: look again */
+  }
+  return r < 0 ? lbd_error_prefix(r, "%s snapshot %s@%s", what, img->name,
+                                  name ? name : "")
+               : 0;
+}
+
+int lbd_snap_rename(lbd_image_t *img, const char *name, const char *new_name)
+{
+  return snap_rewrite(img, "renaming", name, new_name, -1);
+}
+
+int lbd_snap_protect(lbd_image_t *img, const char *name)
+{
+  return snap_rewrite(img, "protecting", name, NULL, 1);
+}
+
+int lbd_snap_unprotect(lbd_image_t *img, const char *name)
+{
+  /* Clones do not exist yet; when they do, unprotect refuses while any
+   * child of this snapshot remains. */
+  return snap_rewrite(img, "unprotecting", name, NULL, 0);
+}

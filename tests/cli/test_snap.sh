@@ -26,6 +26,19 @@ expect_fail -e 22 snap create vm
 expect_fail -e 22 snap ls vm@before
 expect_fail -e 2 export --no-progress vm@nope "$TMP/x.raw"
 expect_fail -e 39 rm vm
+
+# protect, rename, purge
+lbd snap create vm@second
+lbd snap protect vm@before
+expect_fail -e 16 snap rm vm@before
+expect_fail -e 17 snap rename vm@second vm@before
+expect_fail -e 22 snap rename vm@second other@third
+lbd snap rename vm@second vm@third
+expect_fail -e 16 snap purge vm
+expect_eq "purge kept the protected one" "before" "$(lbd snap ls vm --format json | python3 -c 'import json,sys; print(" ".join(s["name"] for s in json.load(sys.stdin)))')"
+lbd export --no-progress vm@before "$TMP/snap2.raw"
+cmp "$TMP/v1.raw" "$TMP/snap2.raw" || fail "the protected snapshot changed"
+lbd snap unprotect vm@before
 lbd snap rm vm@before
 expect_eq "no snapshots" "" "$(lbd snap ls vm)"
 lbd rm --no-progress vm

@@ -116,7 +116,26 @@ static void test_errors(void **state)
   expect_lbd_error(lbd_remove(e->io, "img"), ENOTEMPTY, "remove with snaps",
                    "snapshot");
   assert_ok(lbd_open(e->io, "img", NULL, 0, &img));
+  assert_ok(lbd_snap_protect(img, "s"));
+  expect_lbd_error(lbd_snap_remove(img, "s"), EBUSY, "remove protected",
+                   "protected");
+  assert_ok(lbd_snap_create(img, "t"));
+  expect_lbd_error(lbd_snap_rename(img, "t", "s"), EEXIST, "rename onto",
+                   NULL);
+  expect_lbd_error(lbd_snap_rename(img, "nope", "u"), ENOENT, "rename missing",
+                   NULL);
+  assert_ok(lbd_snap_rename(img, "t", "u"));
+  struct lbd_snap_info *l;
+  size_t n;
+  assert_ok(lbd_snap_list(img, &l, &n));
+  assert_int_equal(n, 2);
+  assert_true(l[0].protected_);
+  assert_string_equal(l[1].name, "u");
+  assert_false(l[1].protected_);
+  lbd_snap_list_free(l, n);
+  assert_ok(lbd_snap_unprotect(img, "s"));
   assert_ok(lbd_snap_remove(img, "s"));
+  assert_ok(lbd_snap_remove(img, "u"));
   assert_ok(lbd_close(img));
   assert_ok(lbd_remove(e->io, "img"));
 }
