@@ -170,6 +170,10 @@ int lbd_snap_rename(lbd_image_t *image, const char *name, const char *new_name);
 /* A protected snapshot cannot be removed (and, later, can be cloned). */
 int lbd_snap_protect(lbd_image_t *image, const char *name);
 int lbd_snap_unprotect(lbd_image_t *image, const char *name);
+/* Make the image what it was at snapshot NAME, size included (progress:
+ * objects done of total; run again after a crash to finish). */
+int lbd_snap_rollback(lbd_image_t *image, const char *name,
+                      lbd_progress_fn_t progress, void *arg);
 /* Snapshots, oldest first. */
 int lbd_snap_list(lbd_image_t *image, struct lbd_snap_info **snaps,
                   size_t *count);

@@ -239,6 +239,7 @@ int cmd_snap_protect(struct ctx *c);
 int cmd_snap_unprotect(struct ctx *c);
 int cmd_snap_rename(struct ctx *c);
 int cmd_snap_purge(struct ctx *c);
+int cmd_snap_rollback(struct ctx *c);
 int cmd_object_map_check(struct ctx *c);
 int cmd_import(struct ctx *c);
 int cmd_export(struct ctx *c);

@@ -205,3 +205,31 @@ int cmd_snap_purge(struct ctx *c)
   spec_free(&s);
   return r < 0 ? r : e;
 }
+
+static int rollback_progress(uint64_t done, uint64_t total, void *arg)
+{
+  progress_update(arg, done, total);
+  return cli_interrupted ? -1 : 0;
+}
+
+int cmd_snap_rollback(struct ctx *c)
+{
+  struct spec s;
+  lbd_ioctx_t *io;
+  lbd_image_t *img;
+  struct progress p;
+  int r = snap_open(c, true, true, &s, &io, &img);
+  if (r < 0)
+    return r;
+  cli_catch_signals();
+  progress_init(&p, c, "Rolling back to snapshot");
+  if ((r = lbd_snap_rollback(img, s.snap, rollback_progress, &p)) < 0) {
+    progress_fail(&p);
+    cli_fail(c, r, NULL);
+  } else {
+    progress_finish(&p);
+  }
+  int e = cli_close(c, io, img);
+  spec_free(&s);
+  return r < 0 ? r : e;
+}

@@ -220,6 +220,13 @@ const struct command cli_commands[] = {
      {SPEC_OPTS, {OPT_SNAP, NULL}, {OPT_DEST_POOL, NULL},
       {OPT_DEST_NAMESPACE, NULL}, {OPT_DEST, NULL}, {OPT_NONE, NULL}},
      cmd_snap_rename},
+    {"snap rollback", "snap revert", "Rollback image to snapshot.",
+     "The image's data and size become the snapshot's; later snapshots are\n"
+     "kept.  Resumable: after an interruption, run it again.",
+     {{"<snap-spec>", "snapshot specification\n"
+       "(example: [<pool>/[<namespace>/]]<image>@<snap>)", false}},
+     {SPEC_OPTS, {OPT_SNAP, NULL}, {OPT_NO_PROGRESS, NULL}, {OPT_NONE, NULL}},
+     cmd_snap_rollback},
     {"snap rm", "snap remove", "Delete a snapshot.",
      "Its data is freed unless another snapshot still needs it.",
      {{"<snap-spec>", "snapshot specification\n"

@@ -151,6 +151,9 @@ int image_object_map_released(struct lbd_image *img);
 /* image_io.c */
 void image_data_oid(const struct lbd_image *img, uint64_t objectno,
                     char *buf, size_t size);
+/* Make object OBJECTNO what it was at SNAPID (BUF: object-size scratch). */
+int image_rollback_object(struct lbd_image *img, uint64_t objectno,
+                          uint64_t snapid, void *buf);
 /* Remove every data object numbered FIRST or more (remove and shrink);
  * PROGRESS (may be NULL) hears (object number reached, TOTAL). */
 int image_remove_objects(struct objstore_pool *data, const char *id,

@@ -294,3 +294,41 @@ int image_remove_objects(struct objstore_pool *data, const char *id,
   lbd_error_clear();
   return 0;
 }
+
+int image_rollback_object(struct lbd_image *img, uint64_t objectno,
+                          uint64_t snapid, void *buf)
+{
+  char oid[96];
+  uint64_t os = img->hdr.layout.object_size;
+  struct objstore_extent *ext = NULL;
+  size_t n = 0;
+  image_data_oid(img, objectno, oid, sizeof oid);
+  ssize_t got = objstore_sparse_read(img->data, oid, snapid, 0, os, buf, &ext,
+                                     &n);
+  if (got == -ENOENT) { /* absent at the snapshot: absent now */
+    lbd_error_clear();
+    return remove_object(img, objectno);
+  }
+  if (got < 0)
+    return (int)got;
+  /* One all-or-nothing op: the object as it was, holes kept. */
+  struct objstore_write_op *op = objstore_write_op_new();
+  int r = op ? 0 : lbd_error(ENOMEM, "out of memory");
+  if (op) {
+    objstore_write_op_create(op, false);
+    objstore_write_op_truncate(op, 0);
+    for (size_t i = 0; i < n; i++)
+      objstore_write_op_write(op, ext[i].off, (char *)buf + ext[i].off,
+                              ext[i].len);
+    objstore_write_op_truncate(op, (uint64_t)got);
+  }
+  pthread_mutex_t *guard = object_guard(img, objectno);
+  if (r == 0)
+    r = image_object_map_set(img, objectno, OBJECT_EXISTS);
+  if (r == 0)
+    r = objstore_write_op_operate(img->data, oid, op, image_snapc(img), 0);
+  object_unguard(guard);
+  objstore_write_op_free(op);
+  free(ext);
+  return r;
+}

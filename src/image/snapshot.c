@@ -325,3 +325,35 @@ int lbd_snap_unprotect(lbd_image_t *img, const char *name)
    * child of this snapshot remains. */
   return snap_rewrite(img, "unprotecting", name, NULL, 0);
 }
+
+int lbd_snap_rollback(lbd_image_t *img, const char *name,
+                      lbd_progress_fn_t progress, void *arg)
+{
+  lbd_error_clear();
+  struct lbd_snap_info info;
+  int r = snap_writable(img, name);
+  if (r == 0 && (r = image_snap_lookup(img->io->pool, img->header_oid, name,
+                                       &info)) == -ENOENT)
+    r = lbd_error(ENOENT, "image %s has no snapshot %s", img->name, name);
+  /* The size first: shrinking drops what the snapshot lacks (its snap
+   * context keeps every snapshot's data); growing makes room. */
+  if (r == 0 && info.size != img->hdr.size)
+    r = lbd_resize(img, info.size);
+  void *buf = r == 0 ? malloc(img->hdr.layout.object_size) : NULL;
+  if (r == 0 && !buf)
+    r = lbd_error(ENOMEM, "out of memory");
+  uint64_t count = striping_object_count(&img->hdr.layout, info.size);
+  if (r == 0)
+    pthread_rwlock_rdlock(&img->io_lock);
+  for (uint64_t i = 0; r == 0 && i < count; i++) {
+    r = image_rollback_object(img, i, info.id, buf);
+    if (r == 0 && progress && progress(i + 1, count, arg))
+      r = lbd_error(ECANCELED, "stopped");
+  }
+  if (buf)
+    pthread_rwlock_unlock(&img->io_lock);
+  free(buf);
+  return r < 0 ? lbd_error_prefix(r, "rolling back image %s to snapshot %s",
+                                  img->name, name ? name : "")
+               : 0;
+}

@@ -27,6 +27,12 @@ expect_fail -e 22 snap ls vm@before
 expect_fail -e 2 export --no-progress vm@nope "$TMP/x.raw"
 expect_fail -e 39 rm vm
 
+# rollback: the live image (changed by bench above) is the snapshot again
+lbd snap rollback --no-progress vm@before
+lbd export --no-progress vm "$TMP/rolled.raw"
+cmp "$TMP/v1.raw" "$TMP/rolled.raw" || fail "rollback did not restore the snapshot"
+expect_fail -e 2 snap rollback vm@nope
+
 # protect, rename, purge
 lbd snap create vm@second
 lbd snap protect vm@before

@@ -140,11 +140,47 @@ static void test_errors(void **state)
   assert_ok(lbd_remove(e->io, "img"));
 }
 
+static void test_rollback(void **state)
+{
+  struct image_env *e = *state;
+  struct lbd_image_options o = {.size = 8 * MiB, .object_size = 1 * MiB};
+  lbd_image_t *img;
+  assert_ok(lbd_create(e->io, "img", &o));
+  assert_ok(lbd_open(e->io, "img", NULL, 0, &img));
+  fill(img, 1 * MiB, 2 * MiB, 'A'); /* objects 0 and 3..7 stay holes */
+  assert_ok(lbd_snap_create(img, "s1"));
+  fill(img, 0, 1 * MiB, 'B');
+  fill(img, 2 * MiB, 1 * MiB, 'B');
+  assert_ok(lbd_discard(img, 1 * MiB, 1 * MiB));
+  fill(img, 6 * MiB, 1 * MiB, 'B');
+  assert_ok(lbd_snap_create(img, "s2"));
+  assert_ok(lbd_resize(img, 4 * MiB));
+  assert_ok(lbd_snap_rollback(img, "s1", NULL, NULL));
+  uint64_t size;
+  assert_ok(lbd_get_size(img, &size));
+  assert_int_equal(size, 8 * MiB);
+  assert_ok(lbd_close(img));
+  expect_bytes(e, NULL, 0, 1 * MiB, 0);
+  expect_bytes(e, NULL, 1 * MiB, 2 * MiB, 'A');
+  expect_bytes(e, NULL, 3 * MiB, 5 * MiB, 0);
+  expect_bytes(e, "s2", 0, 1 * MiB, 'B'); /* the later snapshot is intact */
+  expect_bytes(e, "s2", 1 * MiB, 1 * MiB, 0);
+  expect_bytes(e, "s2", 6 * MiB, 1 * MiB, 'B');
+  assert_ok(lbd_open(e->io, "img", NULL, 0, &img));
+  uint64_t wrong = 1;
+  assert_ok(lbd_object_map_check(img, &wrong));
+  assert_int_equal(wrong, 0);
+  expect_lbd_error(lbd_snap_rollback(img, "nope", NULL, NULL), ENOENT,
+                   "rollback to a missing snapshot", "nope");
+  assert_ok(lbd_close(img));
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_history, setup, teardown),
       cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_rollback, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
