@@ -174,6 +174,8 @@ int lbd_snap_unprotect(lbd_image_t *image, const char *name);
  * objects done of total; run again after a crash to finish). */
 int lbd_snap_rollback(lbd_image_t *image, const char *name,
                       lbd_progress_fn_t progress, void *arg);
+/* At most LIMIT snapshots (0: no limit); snap create then fails EDQUOT. */
+int lbd_snap_limit_set(lbd_image_t *image, uint64_t limit);
 /* Snapshots, oldest first. */
 int lbd_snap_list(lbd_image_t *image, struct lbd_snap_info **snaps,
                   size_t *count);

@@ -84,6 +84,8 @@ const struct opt_def cli_opts[OPT_COUNT] = {
     [OPT_SHARED] = {"shared", 0, "<tag>",
         "take a shared lock, with this tag (lockers that\n"
         "share the lock give the same tag)"},
+    [OPT_LIMIT] = {"limit", 0, "<number>",
+        "maximum number of snapshots"},
 };
 
 bool opt_is_global(enum opt_id id)

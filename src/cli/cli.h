@@ -40,6 +40,8 @@ enum opt_id {
   OPT_OUTPUT_FILE,
   /* lock add */
   OPT_SHARED,
+  /* snap limit set */
+  OPT_LIMIT,
   OPT_COUNT
 };
 
@@ -240,6 +242,8 @@ int cmd_snap_unprotect(struct ctx *c);
 int cmd_snap_rename(struct ctx *c);
 int cmd_snap_purge(struct ctx *c);
 int cmd_snap_rollback(struct ctx *c);
+int cmd_snap_limit_set(struct ctx *c);
+int cmd_snap_limit_clear(struct ctx *c);
 int cmd_object_map_check(struct ctx *c);
 int cmd_import(struct ctx *c);
 int cmd_export(struct ctx *c);

@@ -233,3 +233,25 @@ int cmd_snap_rollback(struct ctx *c)
   spec_free(&s);
   return r < 0 ? r : e;
 }
+
+static int snap_limit(struct ctx *c, bool set)
+{
+  uint64_t limit = 0;
+  if (set && (!opt_set(c, OPT_LIMIT) || opt_u64(c, OPT_LIMIT, &limit) < 0 ||
+              limit == 0))
+    return cli_usage(c, "give the limit: --limit <number> (at least 1)");
+  struct spec s;
+  lbd_ioctx_t *io;
+  lbd_image_t *img;
+  int r = snap_open(c, false, true, &s, &io, &img);
+  if (r < 0)
+    return r;
+  if ((r = lbd_snap_limit_set(img, limit)) < 0)
+    cli_fail(c, r, NULL);
+  int e = cli_close(c, io, img);
+  spec_free(&s);
+  return r < 0 ? r : e;
+}
+
+int cmd_snap_limit_set(struct ctx *c) { return snap_limit(c, true); }
+int cmd_snap_limit_clear(struct ctx *c) { return snap_limit(c, false); }

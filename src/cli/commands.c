@@ -198,6 +198,15 @@ const struct command cli_commands[] = {
        "(example: [<pool>/[<namespace>/]]<image>@<snap>)", false}},
      {SPEC_OPTS, {OPT_SNAP, NULL}, {OPT_NONE, NULL}},
      cmd_snap_create},
+    {"snap limit clear", NULL, "Remove snapshot limit.", NULL,
+     {{"<image-spec>", IMAGE_SPEC_HELP, false}},
+     {SPEC_OPTS, {OPT_NONE, NULL}},
+     cmd_snap_limit_clear},
+    {"snap limit set", NULL, "Limit the number of snapshots.",
+     "'lbd snap create' is refused (EDQUOT) once the image has that many.",
+     {{"<image-spec>", IMAGE_SPEC_HELP, false}},
+     {SPEC_OPTS, {OPT_LIMIT, NULL}, {OPT_NONE, NULL}},
+     cmd_snap_limit_set},
     {"snap ls", "snap list", "Dump list of image snapshots.", NULL,
      {{"<image-spec>", IMAGE_SPEC_HELP, false}},
      {SPEC_OPTS, FORMAT_OPTS, {OPT_NONE, NULL}},
@@ -334,19 +343,22 @@ const struct command cli_commands[] = {
 };
 const size_t cli_ncommands = sizeof cli_commands / sizeof *cli_commands;
 
-/* Does NAME ("pool create") match the first words of WORDS? */
+/* Does NAME ("pool create", "snap limit set") match the first words of
+ * WORDS?  Returns how many it uses, or 0. */
 static int match(const char *name, char **words, int n)
 {
   if (!name)
     return 0;
-  const char *space = strchr(name, ' ');
-  if (!space)
-    return strcmp(name, words[0]) == 0 ? 1 : 0;
-  size_t len = (size_t)(space - name);
-  if (n < 2 || strlen(words[0]) != len || strncmp(name, words[0], len) ||
-      strcmp(space + 1, words[1]))
-    return 0;
-  return 2;
+  int used = 0;
+  while (*name) {
+    size_t len = strcspn(name, " ");
+    if (used == n || strlen(words[used]) != len ||
+        strncmp(name, words[used], len) != 0)
+      return 0;
+    used++;
+    name += len + (name[len] == ' ');
+  }
+  return used;
 }
 
 const struct command *command_find(char **words, int n, int *used)

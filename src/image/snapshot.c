@@ -197,10 +197,64 @@ static int snap_reload(struct lbd_image *img)
   return image_snapc_refresh(img);
 }
 
+/* The snapshot limit (0: none). */
+static int snap_limit_get(struct lbd_image *img, uint64_t *limit)
+{
+  const char *keys[] = {"snap_limit"};
+  struct objstore_kv *kvs;
+  size_t n;
+  *limit = 0;
+  int r = objstore_omap_get_keys(img->io->pool, img->header_oid, keys, 1, &kvs,
+                                 &n);
+  if (r < 0)
+    return r;
+  if (n)
+    *limit = strtoull(kvs[0].value, NULL, 10);
+  objstore_kv_free(kvs, n);
+  return 0;
+}
+
+int lbd_snap_limit_set(lbd_image_t *img, uint64_t limit)
+{
+  lbd_error_clear();
+  int r = img->read_only ? lbd_error(EROFS, "image %s is open read-only",
+                                     img->name)
+                         : image_acquire_lock(img);
+  struct objstore_write_op *op = r == 0 ? objstore_write_op_new() : NULL;
+  if (r == 0 && !op)
+    r = lbd_error(ENOMEM, "out of memory");
+  if (r == 0) {
+    char buf[24];
+    int n = snprintf(buf, sizeof buf, "%" PRIu64, limit);
+    objstore_write_op_assert_exists(op);
+    if (limit)
+      objstore_write_op_omap_set(op, "snap_limit", buf, (size_t)n);
+    else
+      objstore_write_op_omap_rm(op, "snap_limit");
+    r = objstore_write_op_operate(img->io->pool, img->header_oid, op, NULL,
+                                  OBJSTORE_OP_FUA);
+  }
+  objstore_write_op_free(op);
+  return r < 0 ? lbd_error_prefix(r, "setting the snapshot limit of %s",
+                                  img->name)
+               : 0;
+}
+
 int lbd_snap_create(lbd_image_t *img, const char *name)
 {
   lbd_error_clear();
   int r = snap_writable(img, name);
+  uint64_t limit;
+  if (r == 0 && (r = snap_limit_get(img, &limit)) == 0 && limit) {
+    struct lbd_snap_info *snaps;
+    size_t n;
+    if ((r = image_snaps_read(img->io->pool, img->header_oid, &snaps, &n)) == 0)
+      free(snaps);
+    if (r == 0 && n >= limit)
+      r = lbd_error(EDQUOT, "image %s has %zu snapshot(s), its limit: remove "
+                    "one or raise the limit ('lbd snap limit set')",
+                    img->name, n);
+  }
   if (r < 0)
     return lbd_error_prefix(r, "creating snapshot %s@%s", img->name,
                             name ? name : "");

@@ -49,3 +49,13 @@ lbd snap rm vm@before
 expect_eq "no snapshots" "" "$(lbd snap ls vm)"
 lbd rm --no-progress vm
 expect_eq "gone" "" "$(lbd ls)"
+
+# snapshot limit
+lbd create --size 1M lim
+lbd snap limit set --limit 1 lim
+lbd snap create lim@one
+expect_fail -e 122 snap create lim@two
+expect_fail -e 22 snap limit set lim
+lbd snap limit clear lim
+lbd snap create lim@two
+expect_eq "two snapshots" "one two" "$(lbd snap ls lim --format json | python3 -c 'import json,sys; print(" ".join(s["name"] for s in json.load(sys.stdin)))')"
