@@ -31,7 +31,8 @@ static int snap_open(struct ctx *c, bool want_snap, bool rw, struct spec *s,
   return r;
 }
 
-int cmd_snap_create(struct ctx *c)
+/* Open IMAGE@SNAP read-write and run FN on the snapshot name. */
+static int snap_simple(struct ctx *c, int (*fn)(lbd_image_t *, const char *))
 {
   struct spec s;
   lbd_ioctx_t *io;
@@ -39,27 +40,21 @@ int cmd_snap_create(struct ctx *c)
   int r = snap_open(c, true, true, &s, &io, &img);
   if (r < 0)
     return r;
-  if ((r = lbd_snap_create(img, s.snap)) < 0)
+  if ((r = fn(img, s.snap)) < 0)
     cli_fail(c, r, NULL);
   int e = cli_close(c, io, img);
   spec_free(&s);
   return r < 0 ? r : e;
 }
 
-int cmd_snap_rm(struct ctx *c)
+int cmd_snap_create(struct ctx *c) { return snap_simple(c, lbd_snap_create); }
+int cmd_snap_rm(struct ctx *c) { return snap_simple(c, lbd_snap_remove); }
+int cmd_snap_protect(struct ctx *c) { return snap_simple(c, lbd_snap_protect); }
+int cmd_snap_unprotect(struct ctx *c)
 {
-  struct spec s;
-  lbd_ioctx_t *io;
-  lbd_image_t *img;
-  int r = snap_open(c, true, true, &s, &io, &img);
-  if (r < 0)
-    return r;
-  if ((r = lbd_snap_remove(img, s.snap)) < 0)
-    cli_fail(c, r, NULL);
-  int e = cli_close(c, io, img);
-  spec_free(&s);
-  return r < 0 ? r : e;
+  return snap_simple(c, lbd_snap_unprotect);
 }
+
 
 static void fmt_time(int64_t t, char *buf, size_t size)
 {
@@ -118,28 +113,6 @@ int cmd_snap_ls(struct ctx *c)
   cli_close(c, io, img);
   spec_free(&s);
   return r;
-}
-
-static int snap_simple(struct ctx *c, int (*fn)(lbd_image_t *, const char *))
-{
-  struct spec s;
-  lbd_ioctx_t *io;
-  lbd_image_t *img;
-  int r = snap_open(c, true, true, &s, &io, &img);
-  if (r < 0)
-    return r;
-  if ((r = fn(img, s.snap)) < 0)
-    cli_fail(c, r, NULL);
-  int e = cli_close(c, io, img);
-  spec_free(&s);
-  return r < 0 ? r : e;
-}
-
-int cmd_snap_protect(struct ctx *c) { return snap_simple(c, lbd_snap_protect); }
-
-int cmd_snap_unprotect(struct ctx *c)
-{
-  return snap_simple(c, lbd_snap_unprotect);
 }
 
 int cmd_snap_rename(struct ctx *c)
