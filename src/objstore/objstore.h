@@ -18,8 +18,8 @@
  * Atomicity and durability
  *  - A write op is all or nothing, also across kill -9 of the process that
  *    runs it.  One exception, the cost of a fast data path: an op made of a
- *    single write, zero or truncate step whose object's snapshot state
- *    needs no change is applied in place (a write to a missing object first
+ *    single write, zero or truncate step (alone, or behind an assert-exists
+ *    guard) whose object's snapshot state needs no change is applied in place (a write to a missing object first
  *    creates it empty, as an op of its own), and if its process dies during
  *    that step the range may be partly written at 4 KiB page granularity,
  *    as a disk leaves an interrupted write.  It was never acknowledged.
@@ -30,7 +30,8 @@
  *    nothing, and flushed data is never lost.
  *  - An object's version grows with every op that changes its metadata or
  *    replaces its data (create, write_full, remove, truncate, xattr, omap,
- *    any compound op); an in-place write or zero may leave it unchanged.
+ *    any other compound op); an in-place write or zero may leave it
+ *    unchanged.
  */
 #ifndef LBD_OBJSTORE_H
 #define LBD_OBJSTORE_H

@@ -606,6 +606,12 @@ static void test_version_grows(void **state)
   objstore_write_op_assert_exists(op);
   objstore_write_op_write(op, 0, "c", 1);
   assert_ok(operate(p, "o", op));
+  KEEPS_OR_GROWS("guarded write (may run in place)");
+  op = objstore_write_op_new();
+  objstore_write_op_assert_exists(op);
+  objstore_write_op_write(op, 0, "c", 1);
+  objstore_write_op_setxattr(op, "b", S("1"));
+  assert_ok(operate(p, "o", op));
   GROWS("compound op");
   op = objstore_write_op_new();
   objstore_write_op_cmp_version(op, OBJSTORE_CMP_EQ, last);

@@ -29,9 +29,12 @@
 /* The step of a one-step op that may run in place, or NULL. */
 static const struct objstore_step *inplace_step(const struct objstore_write_op *op)
 {
-  if (op->nsteps != 1)
+  /* One data step, alone or behind an assert-exists guard (a clone's
+   * write to an object it may lack: ENOENT sends it to copy-up). */
+  bool guarded = op->nsteps == 2 && op->steps[0].type == STEP_ASSERT_EXISTS;
+  if (op->nsteps != 1 && !guarded)
     return NULL;
-  const struct objstore_step *s = &op->steps[0];
+  const struct objstore_step *s = &op->steps[op->nsteps - 1];
   if (s->type != STEP_WRITE && s->type != STEP_ZERO &&
       s->type != STEP_TRUNCATE)
     return NULL;
@@ -662,6 +665,8 @@ int local_operate(struct objstore_backend_pool *bp, const char *oid,
       return lfd;
     r = run_in_place(bp, oid, key, klen, data, snapc);
     local_obj_unlock(bp, lfd, key, klen, false);
+    if (r == -ENODATA && op->nsteps == 2) /* guarded by assert-exists */
+      return lbd_error(ENOENT, "object %s does not exist", oid);
     if (r != -ENODATA || data->type != STEP_WRITE)
       break;
     /* A plain write to a missing object: create it empty (an op of its
