@@ -181,6 +181,41 @@ int lbd_snap_list(lbd_image_t *image, struct lbd_snap_info **snaps,
                   size_t *count);
 void lbd_snap_list_free(struct lbd_snap_info *snaps, size_t count);
 
+/* ---- clones (feature layering) ----------------------------------------- */
+
+/* Clone snapshot SNAP of image PARENT (in PARENT_IO) as image NAME in IO.
+ * The snapshot must be protected (clone format 1).  OPTS gives the clone's
+ * layout; its size is ignored (the snapshot's), a zero object size means
+ * the parent's.  The clone reads its parent wherever it has no data of its
+ * own, up to the overlap (the snapshot's size, shrunk by any resize). */
+int lbd_clone(lbd_ioctx_t *parent_io, const char *parent, const char *snap,
+              lbd_ioctx_t *io, const char *name,
+              const struct lbd_image_options *opts);
+
+struct lbd_parent_info {
+  char pool[129];
+  char ns[129];
+  char image[256];     /* its name, or its id if it has none (trash) */
+  char image_id[32];
+  char snap[256];
+  uint64_t snap_id;
+  uint64_t overlap;    /* bytes of the clone that read the parent */
+};
+/* The parent of the image (at the snapshot it is open at); ENOENT if it
+ * has none. */
+int lbd_get_parent(lbd_image_t *image, struct lbd_parent_info *info);
+
+/* The clones of snapshot SNAP of the image (NULL: the snapshot the image is
+ * open at), as "pool/[namespace/]name", sorted; free with lbd_names_free. */
+int lbd_list_children(lbd_image_t *image, const char *snap, char ***children,
+                      size_t *count);
+
+/* Copy up everything the parent has that the clone lacks (objects in
+ * parallel), then drop the parent link.  Resumable after a crash: run it
+ * again.  A clone with snapshots needs feature deep-flatten (then its
+ * snapshots stop depending on the parent too). */
+int lbd_flatten(lbd_image_t *image, lbd_progress_fn_t progress, void *arg);
+
 /* ---- object map (feature object-map) ---------------------------------- */
 
 /* Rebuild the image's object map from the data objects that exist (takes

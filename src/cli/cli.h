@@ -260,6 +260,10 @@ int cmd_lock_add(struct ctx *c);
 int cmd_lock_ls(struct ctx *c);
 int cmd_lock_rm(struct ctx *c);
 int cmd_cp(struct ctx *c);
+/* cmd_clone.c */
+int cmd_clone(struct ctx *c);
+int cmd_children(struct ctx *c);
+int cmd_flatten(struct ctx *c);
 int cmd_du(struct ctx *c);
 /* cmd_trash.c, cmd_meta.c, cmd_config.c */
 int cmd_trash_mv(struct ctx *c);

@@ -114,8 +114,17 @@ static json_t *features_json(uint64_t features)
   return a;
 }
 
+static json_t *parent_json(const struct lbd_parent_info *pi)
+{
+  return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "pool", pi->pool,
+                   "pool_namespace", pi->ns, "image", pi->image, "id",
+                   pi->image_id, "snapshot", pi->snap, "overlap",
+                   (json_int_t)pi->overlap);
+}
+
 static int print_info(struct ctx *c, const struct spec *s,
-                      const struct lbd_image_info *info)
+                      const struct lbd_image_info *info,
+                      const struct lbd_parent_info *parent)
 {
   char data_pool[256] = "", features[256], ts[64] = "", b1[32], b2[32];
   if (info->data_pool_id >= 0)
@@ -141,6 +150,8 @@ static int print_info(struct ctx *c, const struct spec *s,
       json_object_set_new(j, "features", features_json(info->features));
       if (*ts)
         json_object_set_new(j, "create_timestamp", json_string(ts));
+      if (parent)
+        json_object_set_new(j, "parent", parent_json(parent));
       if (striped) {
         json_object_set_new(j, "stripe_unit",
                             json_integer((json_int_t)info->stripe_unit));
@@ -167,6 +178,11 @@ static int print_info(struct ctx *c, const struct spec *s,
     printf("\tstripe unit: %s\n", fmt_bytes(info->stripe_unit, b1, sizeof b1));
     printf("\tstripe count: %" PRIu64 "\n", info->stripe_count);
   }
+  if (parent) {
+    printf("\tparent: %s/%s%s%s@%s\n", parent->pool, parent->ns,
+           *parent->ns ? "/" : "", parent->image, parent->snap);
+    printf("\toverlap: %s\n", fmt_bytes(parent->overlap, b1, sizeof b1));
+  }
   return 0;
 }
 
@@ -180,10 +196,13 @@ int cmd_info(struct ctx *c)
   if (r < 0)
     return r;
   if ((r = args_done(c)) == 0 && (r = cli_open(c, &s, false, &io, &img)) == 0) {
-    if ((r = lbd_stat(img, &info)) < 0)
-      cli_fail(c, r, NULL);
+    struct lbd_parent_info parent;
+    int pr = -ENOENT;
+    if ((r = lbd_stat(img, &info)) < 0 ||
+        ((pr = lbd_get_parent(img, &parent)) < 0 && pr != -ENOENT))
+      cli_fail(c, r < 0 ? r : (r = pr), NULL);
     else
-      r = print_info(c, &s, &info);
+      r = print_info(c, &s, &info, pr == 0 ? &parent : NULL);
     cli_close(c, io, img);
   }
   spec_free(&s);

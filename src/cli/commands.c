@@ -27,6 +27,29 @@ const struct command cli_commands[] = {
       {OPT_IO_SIZE, NULL}, {OPT_IO_THREADS, NULL}, {OPT_IO_TOTAL, NULL},
       {OPT_IO_PATTERN, NULL}, {OPT_NONE, NULL}},
      cmd_bench},
+    {"children", NULL, "Display children of snapshot.",
+     "Lists the clones of the snapshot as <pool>/[<namespace>/]<image>,\n"
+     "including clones in the trash (shown by id).",
+     {{"<snap-spec>", "snapshot specification\n"
+       "(example: [<pool>/[<namespace>/]]<image>@<snap>)", false}},
+     {SPEC_OPTS, {OPT_SNAP, NULL}, FORMAT_OPTS, {OPT_NONE, NULL}},
+     cmd_children},
+    {"clone", NULL, "Clone a snapshot into a CoW child image.",
+     "The snapshot must be protected ('lbd snap protect').  The clone is\n"
+     "usable at once: it reads its parent wherever it has no data of its\n"
+     "own, and copies a parent object up on its first write there.  Its\n"
+     "object size defaults to the parent's, its pool and namespace to the\n"
+     "parent's.",
+     {{"<parent-snap-spec>", "parent snapshot specification\n"
+       "(example: [<pool>/[<namespace>/]]<image>@<snap>)", false},
+      {"<child-image-spec>", "child image specification\n"
+       "(example: [<pool>/[<namespace>/]]<image>)", false}},
+     {{OPT_POOL, "parent pool name"}, {OPT_NAMESPACE, "parent namespace name"},
+      {OPT_IMAGE, "parent image name"}, {OPT_SNAP, "parent snapshot name"},
+      {OPT_DEST_POOL, "child pool name [default: the parent's]"},
+      {OPT_DEST_NAMESPACE, "child namespace name [default: the parent's]"},
+      {OPT_DEST, "child image name"}, LAYOUT_OPTS, {OPT_NONE, NULL}},
+     cmd_clone},
     {"cp", "copy", "Copy src image to dest.",
      "The copy has the source's size and, unless options say otherwise, its\n"
      "layout and features.  Only the source's allocated data is read and\n"
@@ -69,6 +92,15 @@ const struct command cli_commands[] = {
       {OPT_PATH, "export file (or '-' for stdout)"}, {OPT_NO_PROGRESS, NULL},
       {OPT_NONE, NULL}},
      cmd_export},
+    {"flatten", NULL, "Fill clone with parent data (make it independent).",
+     "Copies up every object the parent holds that the clone lacks, in\n"
+     "parallel, then drops the link to the parent.  Safe to interrupt: run\n"
+     "it again to finish.  A clone with snapshots needs feature\n"
+     "deep-flatten (the default); its snapshots then stop needing the\n"
+     "parent as well.",
+     {{"<image-spec>", IMAGE_SPEC_HELP, false}},
+     {SPEC_OPTS, {OPT_NO_PROGRESS, NULL}, {OPT_NONE, NULL}},
+     cmd_flatten},
     {"help", NULL, "Show help for a command.", NULL,
      {{"<command>", "command, e.g. 'create' or 'pool ls'", true}},
      {{OPT_NONE, NULL}},

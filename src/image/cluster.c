@@ -1,5 +1,6 @@
 /* Clusters, pools, IO contexts and namespaces of the public library. */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -313,4 +314,17 @@ int lbd_pool_init(lbd_ioctx_t *io)
   objstore_pool_close(pool);
   return r < 0 ? lbd_error_prefix(r, "initializing pool %s", io->pool_name)
                : 0;
+}
+
+int image_ioctx_by_id(lbd_cluster_t *cluster, int64_t pool_id, const char *ns,
+                      lbd_ioctx_t **out)
+{
+  struct objstore_pool_info info;
+  int r = objstore_pool_get_info(cluster->os, pool_id, &info);
+  if (r == -ENOENT)
+    return lbd_error(ENOENT, "pool id %" PRId64 " does not exist", pool_id);
+  if (r < 0)
+    return r;
+  free(info.path);
+  return lbd_ioctx_create(cluster, info.name, ns, out);
 }

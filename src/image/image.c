@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "image/aio.h"
+#include "image/backing.h"
 #include "image/image.h"
 #include "util/error.h"
 #include "util/random.h"
@@ -80,6 +81,7 @@ static int header_from_options(lbd_ioctx_t *io,
                                struct image_header *hdr)
 {
   memset(hdr, 0, sizeof *hdr);
+  hdr->parent.pool_id = -1;
   hdr->size = opts->size;
   hdr->layout.object_size = opts->object_size ? opts->object_size
                                               : DEFAULT_OBJECT_SIZE;
@@ -130,11 +132,23 @@ int lbd_create(lbd_ioctx_t *io, const char *name,
                const struct lbd_image_options *opts)
 {
   lbd_error_clear();
+  return image_create(io, name, opts, NULL, NULL);
+}
+
+int image_create(lbd_ioctx_t *io, const char *name,
+                 const struct lbd_image_options *opts,
+                 const struct image_parent *parent, lbd_ioctx_t *parent_io)
+{
   struct image_header hdr;
   char id[IMAGE_ID_LEN + 1];
   int r = image_check_name("image name", name);
   if (r == 0)
     r = header_from_options(io, opts, &hdr);
+  if (r == 0 && parent) {
+    hdr.parent = *parent;
+    if (!(hdr.features & LBD_FEATURE_LAYERING))
+      r = lbd_error(EINVAL, "a clone needs feature layering");
+  }
   if (r == 0) { /* refuse early, before anything is written */
     r = image_dir_lookup(io->pool, name, id);
     if (r == 0)
@@ -146,20 +160,29 @@ int lbd_create(lbd_ioctx_t *io, const char *name,
     return lbd_error_prefix(r, "creating image %s", name);
   snprintf(id, sizeof id, "%012" PRIx64,
            lbd_random_u64() & (uint64_t)0xffffffffffff);
-  /* Object map, then header, then name: a crash leaves unnamed objects,
-   * never a name without an image. */
+  /* Child link, object map, header, name: a crash leaves unnamed objects
+   * (and a child link that listing drops), never a name without an image
+   * nor a clone its parent does not know. */
+  if (parent && (r = image_child_link(parent_io, parent->image_id,
+                                      parent->snap_id, io->pool_id, io->ns,
+                                      id, true)) < 0)
+    return lbd_error_prefix(r, "creating image %s", name);
   if ((hdr.features & LBD_FEATURE_OBJECT_MAP) &&
       (r = image_object_map_create(io->pool, id, striping_object_count(
                                                      &hdr.layout, hdr.size))) < 0)
-    return lbd_error_prefix(r, "creating image %s", name);
+    goto fail;
   if ((r = image_header_create(io->pool, id, &hdr)) < 0 ||
-      (r = image_dir_add(io->pool, name, id)) < 0) {
-    char msg[LBD_ERROR_MAX];
-    snprintf(msg, sizeof msg, "%s", lbd_last_error());
-    image_remove_storage(io, id, NULL, NULL, NULL); /* nothing written */
-    return lbd_error(r, "creating image %s: %s", name, msg);
-  }
+      (r = image_dir_add(io->pool, name, id)) < 0)
+    goto fail;
   return 0;
+fail:;
+  char msg[LBD_ERROR_MAX];
+  snprintf(msg, sizeof msg, "%s", lbd_last_error());
+  image_remove_storage(io, id, NULL, NULL, NULL); /* nothing written */
+  if (parent)
+    image_child_link(parent_io, parent->image_id, parent->snap_id,
+                     io->pool_id, io->ns, id, false);
+  return lbd_error(r, "creating image %s: %s", name, msg);
 }
 
 static int open_data_pool(lbd_ioctx_t *io, const struct image_header *hdr,
@@ -169,13 +192,73 @@ static int open_data_pool(lbd_ioctx_t *io, const struct image_header *hdr,
   return objstore_pool_open(io->cluster->os, id, io->ns, data);
 }
 
-int lbd_open(lbd_ioctx_t *io, const char *name, const char *snap,
-             unsigned flags, lbd_image_t **out)
+static void image_free(lbd_image_t *img)
 {
-  lbd_error_clear();
-  int r = image_check_name("image name", name);
+  image_backing_close(img);
+  objstore_pool_close(img->data);
+  free(img->snap_ids);
+  free(img->omap);
+  for (int i = 0; i < 64; i++)
+    pthread_mutex_destroy(&img->obj_mu[i]);
+  pthread_rwlock_destroy(&img->io_lock);
+  pthread_mutex_destroy(&img->omap_mu);
+  pthread_mutex_destroy(&img->mu);
+  free(img);
+}
+
+/* Find the image: by name in the directory, or by id (then its name, or
+ * the id itself when it has none, as in the trash). */
+static int image_find(lbd_image_t *img, const char *name, const char *id)
+{
+  if (name) {
+    snprintf(img->name, sizeof img->name, "%s", name);
+    return image_dir_lookup(img->io->pool, name, img->id);
+  }
+  snprintf(img->id, sizeof img->id, "%s", id);
+  int r = image_dir_name(img->io->pool, id, img->name);
+  if (r == -ENOENT) {
+    snprintf(img->name, sizeof img->name, "%s", id);
+    r = 0;
+  }
+  return r;
+}
+
+/* Point IMG at snapshot SNAP (a name) or SNAP_ID: its size and overlap. */
+static int image_at_snap(lbd_image_t *img, const char *snap, uint64_t snap_id)
+{
+  struct lbd_snap_info *snaps;
+  size_t n;
+  int r = image_snaps_read(img->io->pool, img->header_oid, &snaps, &n);
   if (r < 0)
     return r;
+  r = snap ? lbd_error(ENOENT, "image %s has no snapshot %s", img->name, snap)
+           : lbd_error(ENOENT, "image %s has no snapshot with id %" PRIu64,
+                       img->name, snap_id);
+  for (size_t i = 0; i < n; i++) {
+    if (snap ? strcmp(snaps[i].name, snap) != 0 : snaps[i].id != snap_id)
+      continue;
+    img->snap_id = snaps[i].id;
+    img->hdr.size = snaps[i].size;
+    lbd_error_clear();
+    r = 0;
+  }
+  free(snaps);
+  uint64_t overlap;
+  if (r == 0 && img->hdr.parent.pool_id >= 0 &&
+      (r = image_snap_overlap(img, img->snap_id, &overlap)) == 0)
+    img->hdr.parent.overlap = overlap;
+  if (r == -ENOENT && img->snap_id != OBJSTORE_SNAP_HEAD) {
+    lbd_error_clear(); /* no overlap of its own: the head's */
+    r = 0;
+  }
+  img->read_only = true;
+  return r;
+}
+
+int image_open(lbd_ioctx_t *io, const char *name, const char *id,
+               const char *snap, uint64_t snap_id, unsigned flags, int depth,
+               lbd_image_t **out)
+{
   lbd_image_t *img = calloc(1, sizeof *img);
   if (!img)
     return lbd_error(ENOMEM, "out of memory");
@@ -187,10 +270,10 @@ int lbd_open(lbd_ioctx_t *io, const char *name, const char *snap,
   img->io = io;
   img->snap_id = OBJSTORE_SNAP_HEAD;
   img->read_only = flags & LBD_OPEN_READ_ONLY;
-  snprintf(img->name, sizeof img->name, "%s", name);
   snprintf(img->lock_cookie, sizeof img->lock_cookie, "auto %" PRIu64,
            lbd_random_u64());
-  if ((r = image_dir_lookup(io->pool, name, img->id)) < 0 ||
+  int r;
+  if ((r = image_find(img, name, id)) < 0 ||
       (r = image_header_read(io->pool, img->id, &img->hdr)) < 0 ||
       (r = open_data_pool(io, &img->hdr, &img->data)) < 0)
     goto fail;
@@ -198,17 +281,11 @@ int lbd_open(lbd_ioctx_t *io, const char *name, const char *snap,
            img->id);
   if ((r = image_snapc_refresh(img)) < 0)
     goto fail;
-  if (snap) {
-    struct lbd_snap_info info;
-    r = image_snap_lookup(io->pool, img->header_oid, snap, &info);
-    if (r == -ENOENT)
-      r = lbd_error(ENOENT, "image %s has no snapshot %s", name, snap);
-    if (r < 0)
-      goto fail;
-    img->snap_id = info.id;
-    img->read_only = true;
-    img->hdr.size = info.size;
-  }
+  if ((snap || snap_id != OBJSTORE_SNAP_HEAD) &&
+      (r = image_at_snap(img, snap, snap_id)) < 0)
+    goto fail;
+  if ((r = image_backing_open(img, depth)) < 0)
+    goto fail;
   if ((r = objstore_watch(io->pool, img->header_oid,
                           img->read_only ? "read-only" : "read-write",
                           !img->read_only, &img->watch)) < 0)
@@ -216,16 +293,19 @@ int lbd_open(lbd_ioctx_t *io, const char *name, const char *snap,
   *out = img;
   return 0;
 fail:
-  lbd_error_prefix(r, "opening image %s", name);
-  objstore_pool_close(img->data);
-  free(img->snap_ids);
-  for (int i = 0; i < 64; i++)
-    pthread_mutex_destroy(&img->obj_mu[i]);
-  pthread_rwlock_destroy(&img->io_lock);
-  pthread_mutex_destroy(&img->omap_mu);
-  pthread_mutex_destroy(&img->mu);
-  free(img);
+  lbd_error_prefix(r, "opening image %s", img->name[0] ? img->name : id);
+  image_free(img);
   return r;
+}
+
+int lbd_open(lbd_ioctx_t *io, const char *name, const char *snap,
+             unsigned flags, lbd_image_t **out)
+{
+  lbd_error_clear();
+  int r = image_check_name("image name", name);
+  if (r < 0)
+    return r;
+  return image_open(io, name, NULL, snap, OBJSTORE_SNAP_HEAD, flags, 0, out);
 }
 
 int lbd_close(lbd_image_t *img)
@@ -245,15 +325,7 @@ int lbd_close(lbd_image_t *img)
                     img->lock_cookie);
   }
   objstore_unwatch(img->io->pool, img->header_oid, img->watch);
-  objstore_pool_close(img->data);
-  free(img->snap_ids);
-  free(img->omap);
-  for (int i = 0; i < 64; i++)
-    pthread_mutex_destroy(&img->obj_mu[i]);
-  pthread_rwlock_destroy(&img->io_lock);
-  pthread_mutex_destroy(&img->omap_mu);
-  pthread_mutex_destroy(&img->mu);
-  free(img);
+  image_free(img);
   return r;
 }
 
@@ -313,7 +385,10 @@ int lbd_stat(lbd_image_t *img, struct lbd_image_info *info)
   if (r < 0)
     return lbd_error_prefix(r, "image %s", img->name);
   pthread_mutex_lock(&img->mu);
-  img->hdr = hdr;
+  if (img->snap_id == OBJSTORE_SNAP_HEAD)
+    img->hdr = hdr;
+  else
+    hdr = img->hdr; /* a snapshot's size and overlap */
   pthread_mutex_unlock(&img->mu);
   memset(info, 0, sizeof *info);
   snprintf(info->id, sizeof info->id, "%s", img->id);
@@ -348,6 +423,18 @@ int lbd_resize(lbd_image_t *img, uint64_t size)
     pthread_mutex_lock(&img->mu);
     img->hdr = hdr;
     pthread_mutex_unlock(&img->mu);
+    /* A clone shrunk below its overlap never reads the parent there again,
+     * even when it grows back: the overlap shrinks first, for good. */
+    if (hdr.parent.pool_id >= 0 && size < hdr.parent.overlap) {
+      pthread_rwlock_wrlock(&img->io_lock);
+      r = image_header_set_overlap(img->io->pool, img->id, &hdr, size);
+      if (r == 0)
+        img->hdr.parent.overlap = size;
+      pthread_rwlock_unlock(&img->io_lock);
+      if (r == -ECANCELED)
+        r = 0;
+      continue; /* the header changed: read it again */
+    }
     /* Shrinking drops the data first: a crash leaves the old size with
      * zeroes at its end, never the new size with stale data past it. */
     if (size < hdr.size && (r = lbd_discard(img, size, hdr.size - size)) < 0)
@@ -464,6 +551,8 @@ int image_remove_storage(lbd_ioctx_t *io, const char *id,
   snprintf(oid, sizeof oid, IMAGE_HEADER_PREFIX "%s", id);
   if (r == 0 && (r = objstore_remove(io->pool, oid, NULL)) == -ENOENT)
     r = 0;
+  if (r == 0 && hdr && hdr->parent.pool_id >= 0)
+    r = image_child_unlink(io->cluster, hdr, io->pool_id, io->ns, id);
   if (r == 0)
     lbd_error_clear();
   return r;

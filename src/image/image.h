@@ -43,6 +43,15 @@ struct lbd_ioctx {
   char *ns;
 };
 
+/* A clone's parent: a snapshot of another image, read up to OVERLAP. */
+struct image_parent {
+  int64_t pool_id;                    /* -1: no parent */
+  char ns[OBJSTORE_MAX_NS + 1];
+  char image_id[IMAGE_ID_LEN + 1];
+  uint64_t snap_id;
+  uint64_t overlap;                   /* bytes of the image that read it */
+};
+
 struct image_header {
   uint64_t size;
   struct striping layout;
@@ -50,6 +59,7 @@ struct image_header {
   int64_t data_pool_id; /* -1: none */
   int64_t create_time;
   uint64_t snap_seq;
+  struct image_parent parent;
   uint64_t version;     /* of the header object, when read */
 };
 
@@ -78,6 +88,9 @@ struct lbd_image {
   uint64_t *snap_ids;
   uint8_t *omap;                 /* object map, while the lock is held */
   uint64_t omap_objects;
+  /* Where objects the image lacks are read (a clone's parent), or NULL;
+   * used only under the overlap in hdr.parent. */
+  struct image_backing *backing;
 };
 
 enum {
@@ -100,6 +113,13 @@ int image_dir_remove(struct objstore_pool *pool, const char *name,
 int image_dir_rename(struct objstore_pool *pool, const char *name,
                      const char *new_name);
 int image_dir_list(struct objstore_pool *pool, char ***names, size_t *count);
+/* The name of image ID (ENOENT if it has none, e.g. in the trash). */
+int image_dir_name(struct objstore_pool *pool, const char *id,
+                   char name[IMAGE_MAX_NAME + 1]);
+
+/* cluster.c: an ioctx for pool POOL_ID, namespace NS. */
+int image_ioctx_by_id(lbd_cluster_t *cluster, int64_t pool_id, const char *ns,
+                      lbd_ioctx_t **out);
 
 /* image_header.c */
 int image_header_read(struct objstore_pool *pool, const char *id,
@@ -110,12 +130,29 @@ int image_header_create(struct objstore_pool *pool, const char *id,
 /* Set the size, if the header is still at HDR->version. */
 int image_header_set_size(struct objstore_pool *pool, const char *id,
                           const struct image_header *hdr, uint64_t size);
+/* Set the parent overlap (0: drop the parent link), if the header is still
+ * at HDR->version. */
+int image_header_set_overlap(struct objstore_pool *pool, const char *id,
+                             const struct image_header *hdr, uint64_t overlap);
 
 /* image.c: remove an image's data objects, object map and header (what
  * exists of them; HDR NULL if the header is gone already).  Resumable. */
 int image_remove_storage(lbd_ioctx_t *io, const char *id,
                          const struct image_header *hdr,
                          lbd_progress_fn_t progress, void *arg);
+
+/* image.c: create image NAME; a clone of PARENT (in PARENT_IO) if not
+ * NULL. */
+int image_create(lbd_ioctx_t *io, const char *name,
+                 const struct lbd_image_options *opts,
+                 const struct image_parent *parent, lbd_ioctx_t *parent_io);
+
+/* image.c: open an image by NAME, or by ID when NAME is NULL; at snapshot
+ * SNAP (a name) or SNAP_ID (unless OBJSTORE_SNAP_HEAD), then read-only.
+ * DEPTH: how many clones below this one are opening it as their parent. */
+int image_open(lbd_ioctx_t *io, const char *name, const char *id,
+               const char *snap, uint64_t snap_id, unsigned flags, int depth,
+               lbd_image_t **out);
 
 /* image.c: take the image's exclusive lock before the first write (if the
  * image has the exclusive-lock feature); EBUSY naming a live holder. */
@@ -126,10 +163,28 @@ int image_snaps_read(struct objstore_pool *pool, const char *header_oid,
                      struct lbd_snap_info **snaps, size_t *count);
 int image_snap_lookup(struct objstore_pool *pool, const char *header_oid,
                       const char *name, struct lbd_snap_info *info);
+/* The parent overlap recorded with snapshot SNAP_ID of a clone (ENOENT if
+ * none was). */
+int image_snap_overlap(struct lbd_image *img, uint64_t snap_id,
+                       uint64_t *overlap);
 /* Rebuild img->snapc from the header's snapshots and img->hdr.snap_seq. */
 int image_snapc_refresh(struct lbd_image *img);
 /* The snap context for data writes (NULL before any snapshot). */
 const struct objstore_snapc *image_snapc(const struct lbd_image *img);
+
+/* clone.c: the children registry (lbd_children in the parent's pool and
+ * namespace): which images are clones of which snapshot. */
+int image_child_link(lbd_ioctx_t *parent_io, const char *parent_id,
+                     uint64_t snap_id, int64_t child_pool, const char *child_ns,
+                     const char *child_id, bool add);
+/* Drop IMG-less child link of image ID whose header HDR names a parent. */
+int image_child_unlink(lbd_cluster_t *cluster, const struct image_header *hdr,
+                       int64_t child_pool, const char *child_ns,
+                       const char *child_id);
+/* The clones of snapshot SNAP_ID of IMG as "pool/[ns/]name" (free with
+ * lbd_names_free); links of clones that no longer exist are dropped. */
+int image_children_list(struct lbd_image *img, uint64_t snap_id,
+                        char ***specs, size_t *count);
 
 /* object_map.c */
 void image_object_map_oid(const char *id, char *buf, size_t size);
@@ -151,6 +206,8 @@ int image_object_map_released(struct lbd_image *img);
 /* image_io.c */
 void image_data_oid(const struct lbd_image *img, uint64_t objectno,
                     char *buf, size_t size);
+/* Copy object OBJECTNO up from the backing unless it is here already. */
+int image_copyup_object(struct lbd_image *img, uint64_t objectno);
 /* Make object OBJECTNO what it was at SNAPID (BUF: object-size scratch). */
 int image_rollback_object(struct lbd_image *img, uint64_t objectno,
                           uint64_t snapid, void *buf);

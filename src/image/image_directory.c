@@ -226,3 +226,20 @@ int image_dir_list(struct objstore_pool *pool, char ***names, size_t *count)
   }
   return r;
 }
+
+int image_dir_name(struct objstore_pool *pool, const char *id,
+                   char name[IMAGE_MAX_NAME + 1])
+{
+  char ikey[IMAGE_ID_LEN + 8];
+  uint64_t version;
+  char *value;
+  snprintf(ikey, sizeof ikey, "id_%s", id);
+  int r = dir_get(pool, ikey, &version, &value);
+  if (r < 0)
+    return r;
+  if (!value)
+    return -ENOENT;
+  snprintf(name, IMAGE_MAX_NAME + 1, "%s", value);
+  free(value);
+  return 0;
+}

@@ -27,6 +27,37 @@ static int parse_u64(const struct objstore_kv *kv, uint64_t *v)
   return 0;
 }
 
+/* parent_pool, parent_ns, parent_image, parent_snap, parent_overlap. */
+static int parent_field(struct image_parent *p, const struct objstore_kv *kv)
+{
+  if (strncmp(kv->key, "parent_", 7) != 0)
+    return 0; /* keys of later layers (snapshots, metadata) */
+  const char *k = kv->key + 7, *v = kv->value;
+  uint64_t x = 0;
+  int r = 0;
+  if (strcmp(k, "ns") == 0) {
+    if (kv->len > OBJSTORE_MAX_NS)
+      return lbd_error(EIO, "image header field %s is damaged", kv->key);
+    memcpy(p->ns, v, kv->len);
+    p->ns[kv->len] = 0;
+  } else if (strcmp(k, "image") == 0) {
+    if (kv->len != IMAGE_ID_LEN)
+      return lbd_error(EIO, "image header field %s is damaged", kv->key);
+    memcpy(p->image_id, v, kv->len + 1);
+  } else if (strcmp(k, "pool") == 0 || strcmp(k, "snap") == 0 ||
+             strcmp(k, "overlap") == 0) {
+    if ((r = parse_u64(kv, &x)) < 0)
+      return r;
+    if (k[0] == 'p')
+      p->pool_id = (int64_t)x;
+    else if (k[0] == 's')
+      p->snap_id = x;
+    else
+      p->overlap = x;
+  }
+  return 0;
+}
+
 static int header_field(struct image_header *hdr, const struct objstore_kv *kv,
                         unsigned *seen)
 {
@@ -63,7 +94,7 @@ static int header_field(struct image_header *hdr, const struct objstore_kv *kv,
     }
     return 0;
   }
-  return 0; /* keys of later layers (snapshots, metadata) */
+  return parent_field(&hdr->parent, kv);
 }
 
 int image_header_read(struct objstore_pool *pool, const char *id,
@@ -72,6 +103,7 @@ int image_header_read(struct objstore_pool *pool, const char *id,
   char oid[64];
   header_oid(id, oid, sizeof oid);
   memset(hdr, 0, sizeof *hdr);
+  hdr->parent.pool_id = -1;
   struct objstore_stat st;
   int r = objstore_stat(pool, oid, OBJSTORE_SNAP_HEAD, &st);
   if (r == -ENOENT)
@@ -97,6 +129,9 @@ int image_header_read(struct objstore_pool *pool, const char *id,
     r = lbd_error(EIO, "image header %s is incomplete", oid);
   if (r == 0)
     r = striping_check(&hdr->layout);
+  if (r == 0 && hdr->parent.pool_id >= 0 && !hdr->parent.image_id[0])
+    r = lbd_error(EIO, "image header %s names a parent pool but no parent "
+                  "image", oid);
   return r;
 }
 
@@ -128,6 +163,15 @@ int image_header_create(struct objstore_pool *pool, const char *id,
   set_u64(op, "snap_seq", hdr->snap_seq);
   if (hdr->features & LBD_FEATURE_OBJECT_MAP)
     objstore_write_op_omap_set(op, "object_map_state", "clean", 5);
+  if (hdr->parent.pool_id >= 0) {
+    set_u64(op, "parent_pool", (uint64_t)hdr->parent.pool_id);
+    objstore_write_op_omap_set(op, "parent_ns", hdr->parent.ns,
+                               strlen(hdr->parent.ns));
+    objstore_write_op_omap_set(op, "parent_image", hdr->parent.image_id,
+                               strlen(hdr->parent.image_id));
+    set_u64(op, "parent_snap", hdr->parent.snap_id);
+    set_u64(op, "parent_overlap", hdr->parent.overlap);
+  }
   int r = objstore_write_op_operate(pool, oid, op, NULL, OBJSTORE_OP_FUA);
   objstore_write_op_free(op);
   return r;
@@ -144,6 +188,30 @@ int image_header_set_size(struct objstore_pool *pool, const char *id,
   objstore_write_op_assert_exists(op);
   objstore_write_op_cmp_version(op, OBJSTORE_CMP_EQ, hdr->version);
   set_u64(op, "size", size);
+  int r = objstore_write_op_operate(pool, oid, op, NULL, OBJSTORE_OP_FUA);
+  objstore_write_op_free(op);
+  return r;
+}
+
+int image_header_set_overlap(struct objstore_pool *pool, const char *id,
+                             const struct image_header *hdr, uint64_t overlap)
+{
+  char oid[64];
+  header_oid(id, oid, sizeof oid);
+  struct objstore_write_op *op = objstore_write_op_new();
+  if (!op)
+    return lbd_error(ENOMEM, "out of memory");
+  objstore_write_op_assert_exists(op);
+  objstore_write_op_cmp_version(op, OBJSTORE_CMP_EQ, hdr->version);
+  if (overlap) {
+    set_u64(op, "parent_overlap", overlap);
+  } else {
+    static const char *const keys[] = {"parent_pool", "parent_ns",
+                                       "parent_image", "parent_snap",
+                                       "parent_overlap"};
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
+      objstore_write_op_omap_rm(op, keys[i]);
+  }
   int r = objstore_write_op_operate(pool, oid, op, NULL, OBJSTORE_OP_FUA);
   objstore_write_op_free(op);
   return r;

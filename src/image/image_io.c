@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "image/backing.h"
 #include "image/image.h"
 #include "util/error.h"
 
@@ -28,20 +29,29 @@ struct io_ctx {
   uint64_t snap;
 };
 
+/* The parent overlap the handle reads under (0: no backing). */
+static uint64_t image_overlap(const struct lbd_image *img)
+{
+  return img->backing ? img->hdr.parent.overlap : 0;
+}
+
 static int read_piece(const struct object_extent *e, void *arg)
 {
   struct io_ctx *c = arg;
   char oid[96];
   char *dst = c->buf + (e->image_off - c->base);
-  if (c->img->omap && c->snap == OBJSTORE_SNAP_HEAD &&
-      image_object_map_get(c->img, e->objectno) == OBJECT_NONEXISTENT) {
-    memset(dst, 0, e->len); /* the map is exact while we hold the lock */
-    return 0;
+  ssize_t n = -ENOENT;
+  /* The map is exact while we hold the lock: no need to ask the store. */
+  if (!c->img->omap || c->snap != OBJSTORE_SNAP_HEAD ||
+      image_object_map_get(c->img, e->objectno) != OBJECT_NONEXISTENT) {
+    image_data_oid(c->img, e->objectno, oid, sizeof oid);
+    n = objstore_read(c->img->data, oid, c->snap, e->off, e->len, dst);
   }
-  image_data_oid(c->img, e->objectno, oid, sizeof oid);
-  ssize_t n = objstore_read(c->img->data, oid, c->snap, e->off, e->len, dst);
-  if (n == -ENOENT)
-    n = 0; /* never written: zeroes */
+  if (n == -ENOENT) { /* not here: the backing's bytes, or zeroes */
+    lbd_error_clear();
+    return image_backing_read(c->img, image_overlap(c->img), e->image_off,
+                              e->len, dst);
+  }
   if (n < 0)
     return (int)n;
   if ((uint64_t)n < e->len)
@@ -93,16 +103,150 @@ static void object_unguard(pthread_mutex_t *m)
     pthread_mutex_unlock(m);
 }
 
+/* ---- changing one object, copying it up from the backing first -------- */
+
+enum piece_kind {
+  PIECE_COPYUP,   /* nothing but the copy-up */
+  PIECE_WRITE,
+  PIECE_ZERO,     /* punch a hole */
+  PIECE_TRUNCATE, /* drop the tail from OFF */
+  PIECE_EMPTY,    /* the whole object reads as zeroes */
+};
+
+struct piece_op {
+  enum piece_kind kind;
+  uint64_t off, len;
+  const char *buf;
+};
+
+static void add_piece_step(struct objstore_write_op *op,
+                           const struct piece_op *p)
+{
+  switch (p->kind) {
+  case PIECE_COPYUP: break;
+  case PIECE_WRITE: objstore_write_op_write(op, p->off, p->buf, p->len); break;
+  case PIECE_ZERO: objstore_write_op_zero(op, p->off, p->len); break;
+  case PIECE_TRUNCATE: objstore_write_op_truncate(op, p->off); break;
+  case PIECE_EMPTY: objstore_write_op_truncate(op, 0); break;
+  }
+}
+
+/* Run P on an object that exists: ENOENT if it does not. */
+static int piece_on_existing(struct lbd_image *img, const char *oid,
+                             const struct piece_op *p)
+{
+  if (p->kind == PIECE_COPYUP)
+    return 0;
+  struct objstore_write_op *op = objstore_write_op_new();
+  if (!op)
+    return lbd_error(ENOMEM, "out of memory");
+  objstore_write_op_assert_exists(op);
+  add_piece_step(op, p);
+  int r = objstore_write_op_operate(img->data, oid, op, image_snapc(img), 0);
+  objstore_write_op_free(op);
+  return r;
+}
+
+/* Create object OBJECTNO from the backing's bytes and apply P, all at once
+ * (create-exclusive: EEXIST if someone else created it first).  With
+ * deep-flatten and snapshots, the backing's bytes go in under every
+ * snapshot (no snap context), then P with the image's. */
+static int object_copyup(struct lbd_image *img, uint64_t objectno,
+                         const char *oid, const struct piece_op *p)
+{
+  uint64_t os = img->hdr.layout.object_size;
+  bool deep = (img->hdr.features & LBD_FEATURE_DEEP_FLATTEN) &&
+              img->snapc.nsnaps > 0;
+  bool whole = p->kind == PIECE_EMPTY ||
+               (p->kind == PIECE_WRITE && p->off == 0 && p->len == os);
+  char *buf = NULL;
+  struct objstore_extent *runs = NULL;
+  size_t nruns = 0;
+  int r = 0;
+  if (deep || !whole) { /* else nothing of the backing would survive P */
+    if (!(buf = malloc(os)))
+      return lbd_error(ENOMEM, "out of memory");
+    r = image_backing_read_object(img, objectno, image_overlap(img), buf,
+                                  &runs, &nruns);
+  }
+  struct objstore_write_op *op = r == 0 ? objstore_write_op_new() : NULL;
+  if (r == 0 && !op)
+    r = lbd_error(ENOMEM, "out of memory");
+  if (r == 0) {
+    objstore_write_op_create(op, true);
+    for (size_t i = 0; i < nruns; i++)
+      objstore_write_op_write(op, runs[i].off, buf + runs[i].off, runs[i].len);
+    if (!deep)
+      add_piece_step(op, p);
+    r = objstore_write_op_operate(img->data, oid, op,
+                                  deep ? NULL : image_snapc(img), 0);
+  }
+  if (r == 0 && deep && (r = piece_on_existing(img, oid, p)) == -ENOENT)
+    r = lbd_error(EIO, "object %s vanished during its copy-up", oid);
+  objstore_write_op_free(op);
+  free(runs);
+  free(buf);
+  return r;
+}
+
+/* Apply P to object OBJECTNO of an image with a backing that covers it:
+ * in place if the object is here, else by copy-up; a copy-up that loses
+ * the race to another writer retries in place. */
+static int object_modify(struct lbd_image *img, uint64_t objectno,
+                         const struct piece_op *p)
+{
+  char oid[96];
+  image_data_oid(img, objectno, oid, sizeof oid);
+  pthread_mutex_t *guard = object_guard(img, objectno);
+  bool absent = img->omap &&
+                image_object_map_get(img, objectno) == OBJECT_NONEXISTENT;
+  int r = image_object_map_set(img, objectno, OBJECT_EXISTS);
+  if (r == 0 && !absent) {
+    if (p->kind == PIECE_COPYUP) {
+      struct objstore_stat st;
+      r = objstore_stat(img->data, oid, OBJSTORE_SNAP_HEAD, &st);
+    } else {
+      r = piece_on_existing(img, oid, p);
+    }
+    absent = r == -ENOENT;
+  }
+  if (absent) {
+    lbd_error_clear();
+    r = object_copyup(img, objectno, oid, p);
+    if (r == -EEXIST) {
+      lbd_error_clear();
+      r = piece_on_existing(img, oid, p);
+    }
+  }
+  object_unguard(guard);
+  return r;
+}
+
+int image_copyup_object(struct lbd_image *img, uint64_t objectno)
+{
+  if (!image_backing_covers(img, objectno, image_overlap(img)))
+    return 0;
+  struct piece_op p = {PIECE_COPYUP, 0, 0, NULL};
+  return object_modify(img, objectno, &p);
+}
+
+/* ---- writes, discards --------------------------------------------------- */
+
 static int write_piece(const struct object_extent *e, void *arg)
 {
   struct io_ctx *c = arg;
+  const char *src = c->buf + (e->image_off - c->base);
+  if (image_backing_covers(c->img, e->objectno, image_overlap(c->img))) {
+    struct piece_op p = {PIECE_WRITE, e->off, e->len, src};
+    return object_modify(c->img, e->objectno, &p);
+  }
   char oid[96];
   pthread_mutex_t *guard = object_guard(c->img, e->objectno);
   int r = image_object_map_set(c->img, e->objectno, OBJECT_EXISTS);
   image_data_oid(c->img, e->objectno, oid, sizeof oid);
   if (r == 0)
-    r = objstore_write(c->img->data, oid, image_snapc(c->img), e->off,
-                       c->buf + (e->image_off - c->base), e->len);
+    r = objstore_write(c->img->data, oid, image_snapc(c->img), e->off, src,
+                       e->len);
   object_unguard(guard);
   return r;
 }
@@ -136,7 +280,7 @@ ssize_t lbd_write(lbd_image_t *img, uint64_t off, size_t len, const void *buf)
 }
 
 /* Remove data object OBJECTNO, keeping the object map exact. */
-static int remove_object(struct lbd_image *img, uint64_t objectno)
+static int remove_object_plain(struct lbd_image *img, uint64_t objectno)
 {
   pthread_mutex_t *guard = object_guard(img, objectno);
   int r = 0;
@@ -154,34 +298,36 @@ static int remove_object(struct lbd_image *img, uint64_t objectno)
   return r;
 }
 
+/* Make object OBJECTNO read as zeroes: removed, or, where a missing object
+ * would read the backing, empty. */
+static int remove_object(struct lbd_image *img, uint64_t objectno)
+{
+  if (!image_backing_covers(img, objectno, image_overlap(img)))
+    return remove_object_plain(img, objectno);
+  struct piece_op p = {PIECE_EMPTY, 0, 0, NULL};
+  return object_modify(img, objectno, &p);
+}
+
 /* Make a piece read as zeroes: remove a whole object, truncate a tail,
- * punch a hole elsewhere.  A missing object stays missing. */
+ * punch a hole elsewhere.  A missing object stays missing (unless the
+ * backing has data there: then it is copied up first). */
 static int discard_piece(const struct object_extent *e, void *arg)
 {
   struct io_ctx *c = arg;
   uint64_t os = c->img->hdr.layout.object_size;
-  char oid[96];
-  image_data_oid(c->img, e->objectno, oid, sizeof oid);
-  int r;
   if (e->off == 0 && e->len == os)
     return remove_object(c->img, e->objectno);
+  struct piece_op p = {e->off + e->len == os ? PIECE_TRUNCATE : PIECE_ZERO,
+                       e->off, e->len, NULL};
+  if (image_backing_covers(c->img, e->objectno, image_overlap(c->img)))
+    return object_modify(c->img, e->objectno, &p);
+  char oid[96];
+  image_data_oid(c->img, e->objectno, oid, sizeof oid);
+  int r = 0;
   pthread_mutex_t *guard = object_guard(c->img, e->objectno);
-  if (c->img->omap &&
-      image_object_map_get(c->img, e->objectno) == OBJECT_NONEXISTENT) {
-    r = 0;
-  } else if (e->off + e->len == os) {
-    struct objstore_write_op *op = objstore_write_op_new();
-    if (op) {
-      objstore_write_op_assert_exists(op);
-      objstore_write_op_truncate(op, e->off);
-    }
-    r = op ? objstore_write_op_operate(c->img->data, oid, op,
-                                       image_snapc(c->img), 0)
-           : lbd_error(ENOMEM, "out of memory");
-    objstore_write_op_free(op);
-  } else {
-    r = objstore_zero(c->img->data, oid, image_snapc(c->img), e->off, e->len);
-  }
+  if (!c->img->omap ||
+      image_object_map_get(c->img, e->objectno) != OBJECT_NONEXISTENT)
+    r = piece_on_existing(c->img, oid, &p);
   object_unguard(guard);
   if (r == -ENOENT) {
     lbd_error_clear();
@@ -305,9 +451,9 @@ int image_rollback_object(struct lbd_image *img, uint64_t objectno,
   image_data_oid(img, objectno, oid, sizeof oid);
   ssize_t got = objstore_sparse_read(img->data, oid, snapid, 0, os, buf, &ext,
                                      &n);
-  if (got == -ENOENT) { /* absent at the snapshot: absent now */
+  if (got == -ENOENT) { /* absent at the snapshot (a clone: its parent's) */
     lbd_error_clear();
-    return remove_object(img, objectno);
+    return remove_object_plain(img, objectno);
   }
   if (got < 0)
     return (int)got;

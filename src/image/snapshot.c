@@ -13,6 +13,7 @@
 #include "util/error.h"
 
 #define SNAP_PREFIX "snapshot_"
+#define OVERLAP_PREFIX "snap_overlap_" /* a clone snapshot's parent overlap */
 #define RETRIES 100
 
 static int snap_parse(const struct objstore_kv *kv, struct lbd_snap_info *s)
@@ -99,6 +100,24 @@ int image_snapc_refresh(struct lbd_image *img)
   return 0;
 }
 
+int image_snap_overlap(struct lbd_image *img, uint64_t snap_id,
+                       uint64_t *overlap)
+{
+  char key[64];
+  snprintf(key, sizeof key, OVERLAP_PREFIX "%016" PRIx64, snap_id);
+  const char *keys[] = {key};
+  struct objstore_kv *kvs;
+  size_t n;
+  int r = objstore_omap_get_keys(img->io->pool, img->header_oid, keys, 1, &kvs,
+                                 &n);
+  if (r < 0)
+    return r;
+  if (n)
+    *overlap = strtoull(kvs[0].value, NULL, 10);
+  objstore_kv_free(kvs, n);
+  return n ? 0 : -ENOENT;
+}
+
 const struct objstore_snapc *image_snapc(const struct lbd_image *img)
 {
   return img->snapc.seq ? &img->snapc : NULL;
@@ -166,10 +185,18 @@ static int header_snap_update(struct lbd_image *img, const char *key,
       return lbd_error(ENOMEM, "out of memory");
     objstore_write_op_assert_exists(op);
     objstore_write_op_cmp_version(op, OBJSTORE_CMP_EQ, hdr.version);
-    if (value)
+    char okey[64], oval[24];
+    snprintf(okey, sizeof okey, OVERLAP_PREFIX "%s", key + strlen(SNAP_PREFIX));
+    if (value) {
       objstore_write_op_omap_set(op, key, value, strlen(value));
-    else
+      if (seq && hdr.parent.pool_id >= 0) { /* a clone's new snapshot */
+        int n = snprintf(oval, sizeof oval, "%" PRIu64, hdr.parent.overlap);
+        objstore_write_op_omap_set(op, okey, oval, (size_t)n);
+      }
+    } else {
       objstore_write_op_omap_rm(op, key);
+      objstore_write_op_omap_rm(op, okey);
+    }
     if (seq) {
       char buf[24];
       int n = snprintf(buf, sizeof buf, "%" PRIu64, seq);
@@ -375,8 +402,24 @@ int lbd_snap_protect(lbd_image_t *img, const char *name)
 
 int lbd_snap_unprotect(lbd_image_t *img, const char *name)
 {
-  /* Clones do not exist yet; when they do, unprotect refuses while any
-   * child of this snapshot remains. */
+  lbd_error_clear();
+  struct lbd_snap_info info;
+  char **children = NULL;
+  size_t n = 0;
+  int r = image_check_name("snapshot name", name);
+  if (r == 0 && (r = image_snap_lookup(img->io->pool, img->header_oid, name,
+                                       &info)) == -ENOENT)
+    r = lbd_error(ENOENT, "image %s has no snapshot %s", img->name, name);
+  if (r == 0)
+    r = image_children_list(img, info.id, &children, &n);
+  if (r == 0 && n)
+    r = lbd_error(EBUSY, "snapshot %s@%s has %zu clone(s) (%s%s): flatten or "
+                  "remove them first", img->name, name, n, children[0],
+                  n > 1 ? ", ..." : "");
+  lbd_names_free(children, n);
+  if (r < 0)
+    return lbd_error_prefix(r, "unprotecting snapshot %s@%s", img->name,
+                            name ? name : "");
   return snap_rewrite(img, "unprotecting", name, NULL, 0);
 }
 

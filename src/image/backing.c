@@ -1,0 +1,157 @@
+/* Backings: where an image reads what it does not have.  The one here is a
+ * clone's parent, an image opened read-only at the parent snapshot (whose
+ * own parent, if any, is opened the same way: chains read through). */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "image/backing.h"
+#include "image/image.h"
+#include "util/error.h"
+
+#define MAX_CHAIN 32
+#define ZERO_BLOCK 4096
+
+struct parent_backing {
+  struct image_backing base;
+  lbd_ioctx_t *io;
+  lbd_image_t *parent;
+};
+
+static int parent_read(struct image_backing *b, uint64_t snap, uint64_t off,
+                       size_t len, void *buf)
+{
+  struct parent_backing *p = (struct parent_backing *)b;
+  (void)snap; /* every snapshot of a clone reads the same parent snapshot */
+  ssize_t n = lbd_read(p->parent, off, len, buf);
+  if (n < 0)
+    return (int)n;
+  if ((size_t)n < len)
+    memset((char *)buf + n, 0, len - (size_t)n);
+  return 0;
+}
+
+static void parent_close(struct image_backing *b)
+{
+  struct parent_backing *p = (struct parent_backing *)b;
+  lbd_close(p->parent);
+  lbd_ioctx_destroy(p->io);
+  free(p);
+}
+
+static const struct image_backing_ops parent_ops = {parent_read, parent_close};
+
+int image_backing_open(struct lbd_image *img, int depth)
+{
+  const struct image_parent *pa = &img->hdr.parent;
+  if (pa->pool_id < 0)
+    return 0;
+  if (depth >= MAX_CHAIN)
+    return lbd_error(ELOOP, "image %s is a clone more than %d levels deep",
+                     img->name, MAX_CHAIN);
+  struct parent_backing *p = calloc(1, sizeof *p);
+  if (!p)
+    return lbd_error(ENOMEM, "out of memory");
+  p->base.ops = &parent_ops;
+  int r = image_ioctx_by_id(img->io->cluster, pa->pool_id, pa->ns, &p->io);
+  if (r == 0)
+    r = image_open(p->io, NULL, pa->image_id, NULL, pa->snap_id,
+                   LBD_OPEN_READ_ONLY, depth + 1, &p->parent);
+  if (r < 0) {
+    lbd_ioctx_destroy(p->io);
+    free(p);
+    return lbd_error_prefix(r, "opening the parent of %s", img->name);
+  }
+  img->backing = &p->base;
+  return 0;
+}
+
+void image_backing_close(struct lbd_image *img)
+{
+  if (img->backing)
+    img->backing->ops->close(img->backing);
+  img->backing = NULL;
+}
+
+int image_backing_read(struct lbd_image *img, uint64_t overlap, uint64_t off,
+                       size_t len, void *buf)
+{
+  size_t under = 0;
+  if (img->backing && off < overlap)
+    under = overlap - off < len ? (size_t)(overlap - off) : len;
+  if (under) {
+    int r = img->backing->ops->read(img->backing, img->snap_id, off, under,
+                                    buf);
+    if (r < 0)
+      return r;
+  }
+  memset((char *)buf + under, 0, len - under);
+  return 0;
+}
+
+bool image_backing_covers(const struct lbd_image *img, uint64_t objectno,
+                          uint64_t overlap)
+{
+  return img->backing && overlap &&
+         striping_image_offset(&img->hdr.layout, objectno, 0) < overlap;
+}
+
+static bool all_zero(const char *p, size_t len)
+{
+  return len == 0 || (p[0] == 0 && memcmp(p, p + 1, len - 1) == 0);
+}
+
+/* The runs of BUF[0, LEN) that are not whole 4 KiB blocks of zeroes. */
+static int nonzero_runs(const char *buf, uint64_t len,
+                        struct objstore_extent **runs, size_t *nruns)
+{
+  *runs = NULL;
+  *nruns = 0;
+  size_t cap = 0;
+  for (uint64_t off = 0; off < len; off += ZERO_BLOCK) {
+    uint64_t n = len - off < ZERO_BLOCK ? len - off : ZERO_BLOCK;
+    if (all_zero(buf + off, (size_t)n))
+      continue;
+    if (*nruns && (*runs)[*nruns - 1].off + (*runs)[*nruns - 1].len == off) {
+      (*runs)[*nruns - 1].len += n;
+      continue;
+    }
+    if (*nruns == cap) {
+      cap = cap ? 2 * cap : 8;
+      struct objstore_extent *p = realloc(*runs, cap * sizeof *p);
+      if (!p) {
+        free(*runs);
+        *runs = NULL;
+        *nruns = 0;
+        return lbd_error(ENOMEM, "out of memory");
+      }
+      *runs = p;
+    }
+    (*runs)[(*nruns)++] = (struct objstore_extent){off, n};
+  }
+  return 0;
+}
+
+int image_backing_read_object(struct lbd_image *img, uint64_t objectno,
+                              uint64_t overlap, void *buf,
+                              struct objstore_extent **runs, size_t *nruns)
+{
+  const struct striping *l = &img->hdr.layout;
+  char *p = buf;
+  int r = 0;
+  if (l->stripe_count == 1) { /* the object is one run of the image */
+    uint64_t off = striping_image_offset(l, objectno, 0);
+    r = image_backing_read(img, overlap, off, l->object_size, p);
+  } else {
+    for (uint64_t o = 0; r == 0 && o < l->object_size; o += l->stripe_unit)
+      r = image_backing_read(img, overlap,
+                             striping_image_offset(l, objectno, o),
+                             l->stripe_unit, p + o);
+  }
+  if (r < 0)
+    return r;
+  return nonzero_runs(p, l->object_size, runs, nruns);
+}

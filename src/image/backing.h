@@ -1,0 +1,55 @@
+/* Data not here yet (DESIGN.md, "One mechanism"): where an image reads the
+ * objects it does not have.  A clone reads its parent's snapshot; a
+ * migration target will read its source through the same interface.
+ *
+ * A backing answers reads in the image's own byte space, up to the
+ * image's overlap; past it the image reads zeroes.  Copy-up (image_io.c)
+ * reads a whole object's bytes from here and creates the object with them
+ * exclusively, so racing writers never lose a write. */
+#ifndef LBD_IMAGE_BACKING_H
+#define LBD_IMAGE_BACKING_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct lbd_image;
+struct image_backing;
+
+struct image_backing_ops {
+  /* Read [OFF, OFF+LEN) as image snapshot SNAP (OBJSTORE_SNAP_HEAD: the
+   * head) of the child sees it.  The caller keeps the range under the
+   * overlap. */
+  int (*read)(struct image_backing *b, uint64_t snap, uint64_t off,
+              size_t len, void *buf);
+  void (*close)(struct image_backing *b);
+};
+
+struct image_backing {
+  const struct image_backing_ops *ops;
+};
+
+/* Open IMG's backing from its header (nothing to do without a parent).
+ * DEPTH counts the clones below (a chain deeper than 32 is refused). */
+int image_backing_open(struct lbd_image *img, int depth);
+void image_backing_close(struct lbd_image *img);
+
+/* Fill BUF with [OFF, OFF+LEN) of the backing as IMG sees it at its own
+ * snapshot: the backing's bytes below OVERLAP, zeroes past it. */
+int image_backing_read(struct lbd_image *img, uint64_t overlap, uint64_t off,
+                       size_t len, void *buf);
+
+/* The first image byte of object OBJECTNO is under OVERLAP: the object has
+ * data of the backing. */
+bool image_backing_covers(const struct lbd_image *img, uint64_t objectno,
+                          uint64_t overlap);
+
+/* Read every byte of object OBJECTNO that the backing holds (below
+ * OVERLAP) into BUF (object-size); fills *RUNS with the extents that are
+ * not all zeroes (object offsets, 4 KiB granularity, malloc'd). */
+struct objstore_extent;
+int image_backing_read_object(struct lbd_image *img, uint64_t objectno,
+                              uint64_t overlap, void *buf,
+                              struct objstore_extent **runs, size_t *nruns);
+
+#endif
