@@ -76,15 +76,14 @@ void image_backing_close(struct lbd_image *img)
   img->backing = NULL;
 }
 
-int image_backing_read(struct lbd_image *img, uint64_t overlap, uint64_t off,
-                       size_t len, void *buf)
+int image_backing_read(struct lbd_image *img, uint64_t snap, uint64_t overlap,
+                       uint64_t off, size_t len, void *buf)
 {
   size_t under = 0;
   if (img->backing && off < overlap)
     under = overlap - off < len ? (size_t)(overlap - off) : len;
   if (under) {
-    int r = img->backing->ops->read(img->backing, img->snap_id, off, under,
-                                    buf);
+    int r = img->backing->ops->read(img->backing, snap, off, under, buf);
     if (r < 0)
       return r;
   }
@@ -104,8 +103,7 @@ static bool all_zero(const char *p, size_t len)
   return len == 0 || (p[0] == 0 && memcmp(p, p + 1, len - 1) == 0);
 }
 
-/* The runs of BUF[0, LEN) that are not whole 4 KiB blocks of zeroes. */
-static int nonzero_runs(const char *buf, uint64_t len,
+int image_nonzero_runs(const char *buf, uint64_t len,
                         struct objstore_extent **runs, size_t *nruns)
 {
   *runs = NULL;
@@ -135,8 +133,8 @@ static int nonzero_runs(const char *buf, uint64_t len,
   return 0;
 }
 
-int image_backing_read_object(struct lbd_image *img, uint64_t objectno,
-                              uint64_t overlap, void *buf,
+int image_backing_read_object(struct lbd_image *img, uint64_t snap,
+                              uint64_t objectno, uint64_t overlap, void *buf,
                               struct objstore_extent **runs, size_t *nruns)
 {
   const struct striping *l = &img->hdr.layout;
@@ -144,14 +142,14 @@ int image_backing_read_object(struct lbd_image *img, uint64_t objectno,
   int r = 0;
   if (l->stripe_count == 1) { /* the object is one run of the image */
     uint64_t off = striping_image_offset(l, objectno, 0);
-    r = image_backing_read(img, overlap, off, l->object_size, p);
+    r = image_backing_read(img, snap, overlap, off, l->object_size, p);
   } else {
     for (uint64_t o = 0; r == 0 && o < l->object_size; o += l->stripe_unit)
-      r = image_backing_read(img, overlap,
+      r = image_backing_read(img, snap, overlap,
                              striping_image_offset(l, objectno, o),
                              l->stripe_unit, p + o);
   }
   if (r < 0)
     return r;
-  return nonzero_runs(p, l->object_size, runs, nruns);
+  return image_nonzero_runs(p, l->object_size, runs, nruns);
 }

@@ -34,10 +34,11 @@ struct image_backing {
 int image_backing_open(struct lbd_image *img, int depth);
 void image_backing_close(struct lbd_image *img);
 
-/* Fill BUF with [OFF, OFF+LEN) of the backing as IMG sees it at its own
- * snapshot: the backing's bytes below OVERLAP, zeroes past it. */
-int image_backing_read(struct lbd_image *img, uint64_t overlap, uint64_t off,
-                       size_t len, void *buf);
+/* Fill BUF with [OFF, OFF+LEN) of the backing as IMG sees it at its
+ * snapshot SNAP (OBJSTORE_SNAP_HEAD: its head): the backing's bytes below
+ * OVERLAP, zeroes past it. */
+int image_backing_read(struct lbd_image *img, uint64_t snap, uint64_t overlap,
+                       uint64_t off, size_t len, void *buf);
 
 /* The first image byte of object OBJECTNO is under OVERLAP: the object has
  * data of the backing. */
@@ -48,8 +49,11 @@ bool image_backing_covers(const struct lbd_image *img, uint64_t objectno,
  * OVERLAP) into BUF (object-size); fills *RUNS with the extents that are
  * not all zeroes (object offsets, 4 KiB granularity, malloc'd). */
 struct objstore_extent;
-int image_backing_read_object(struct lbd_image *img, uint64_t objectno,
-                              uint64_t overlap, void *buf,
+int image_backing_read_object(struct lbd_image *img, uint64_t snap,
+                              uint64_t objectno, uint64_t overlap, void *buf,
                               struct objstore_extent **runs, size_t *nruns);
+/* The runs of BUF[0, LEN) that are not whole 4 KiB blocks of zeroes. */
+int image_nonzero_runs(const char *buf, uint64_t len,
+                       struct objstore_extent **runs, size_t *nruns);
 
 #endif

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "image/backing.h"
+#include "image/copyup.h"
 #include "image/image.h"
 #include "util/error.h"
 
@@ -369,7 +370,10 @@ int lbd_flatten(lbd_image_t *img, lbd_progress_fn_t progress, void *arg)
   if (r < 0)
     return lbd_error_prefix(r, "flattening %s", img->name);
   pthread_rwlock_rdlock(&img->io_lock);
-  r = flatten_objects(img, img->hdr.parent.overlap, progress, arg);
+  uint64_t overlap = img->hdr.parent.overlap; /* snapshots may read more */
+  if (image_copyup_history(img) && image_snap_overlap_max(img) > overlap)
+    overlap = image_snap_overlap_max(img);
+  r = flatten_objects(img, overlap, progress, arg);
   pthread_rwlock_unlock(&img->io_lock);
   if (r == 0)
     r = flatten_unlink(img);

@@ -197,6 +197,7 @@ static void image_free(lbd_image_t *img)
   image_backing_close(img);
   objstore_pool_close(img->data);
   free(img->snap_ids);
+  free(img->snap_overlaps);
   free(img->omap);
   for (int i = 0; i < 64; i++)
     pthread_mutex_destroy(&img->obj_mu[i]);

@@ -86,6 +86,7 @@ struct lbd_image {
   /* The snap context every data write carries (changed under io_lock). */
   struct objstore_snapc snapc;
   uint64_t *snap_ids;
+  uint64_t *snap_overlaps;       /* each snapshot's overlap, as snap_ids */
   uint8_t *omap;                 /* object map, while the lock is held */
   uint64_t omap_objects;
   /* Where objects the image lacks are read (a clone's parent), or NULL;
@@ -169,6 +170,8 @@ int image_snap_overlap(struct lbd_image *img, uint64_t snap_id,
                        uint64_t *overlap);
 /* Rebuild img->snapc from the header's snapshots and img->hdr.snap_seq. */
 int image_snapc_refresh(struct lbd_image *img);
+/* The largest overlap of the image's snapshots (0 if none). */
+uint64_t image_snap_overlap_max(const struct lbd_image *img);
 /* The snap context for data writes (NULL before any snapshot). */
 const struct objstore_snapc *image_snapc(const struct lbd_image *img);
 

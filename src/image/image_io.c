@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "image/backing.h"
+#include "image/copyup.h"
 #include "image/image.h"
 #include "util/error.h"
 
@@ -49,8 +50,8 @@ static int read_piece(const struct object_extent *e, void *arg)
   }
   if (n == -ENOENT) { /* not here: the backing's bytes, or zeroes */
     lbd_error_clear();
-    return image_backing_read(c->img, image_overlap(c->img), e->image_off,
-                              e->len, dst);
+    return image_backing_read(c->img, c->img->snap_id, image_overlap(c->img),
+                              e->image_off, e->len, dst);
   }
   if (n < 0)
     return (int)n;
@@ -105,88 +106,31 @@ static void object_unguard(pthread_mutex_t *m)
 
 /* ---- changing one object, copying it up from the backing first -------- */
 
-enum piece_kind {
-  PIECE_COPYUP,   /* nothing but the copy-up */
-  PIECE_WRITE,
-  PIECE_ZERO,     /* punch a hole */
-  PIECE_TRUNCATE, /* drop the tail from OFF */
-  PIECE_EMPTY,    /* the whole object reads as zeroes */
-};
-
-struct piece_op {
-  enum piece_kind kind;
-  uint64_t off, len;
-  const char *buf;
-};
-
-static void add_piece_step(struct objstore_write_op *op,
-                           const struct piece_op *p)
-{
-  switch (p->kind) {
-  case PIECE_COPYUP: break;
-  case PIECE_WRITE: objstore_write_op_write(op, p->off, p->buf, p->len); break;
-  case PIECE_ZERO: objstore_write_op_zero(op, p->off, p->len); break;
-  case PIECE_TRUNCATE: objstore_write_op_truncate(op, p->off); break;
-  case PIECE_EMPTY: objstore_write_op_truncate(op, 0); break;
-  }
-}
-
 /* Run P on an object that exists: ENOENT if it does not. */
 static int piece_on_existing(struct lbd_image *img, const char *oid,
                              const struct piece_op *p)
 {
-  if (p->kind == PIECE_COPYUP)
-    return 0;
+  if (p->kind == PIECE_COPYUP) {
+    struct objstore_stat st;
+    return objstore_stat(img->data, oid, OBJSTORE_SNAP_HEAD, &st);
+  }
   struct objstore_write_op *op = objstore_write_op_new();
   if (!op)
     return lbd_error(ENOMEM, "out of memory");
   objstore_write_op_assert_exists(op);
-  add_piece_step(op, p);
+  image_piece_step(op, p);
   int r = objstore_write_op_operate(img->data, oid, op, image_snapc(img), 0);
   objstore_write_op_free(op);
   return r;
 }
 
-/* Create object OBJECTNO from the backing's bytes and apply P, all at once
- * (create-exclusive: EEXIST if someone else created it first).  With
- * deep-flatten and snapshots, the backing's bytes go in under every
- * snapshot (no snap context), then P with the image's. */
-static int object_copyup(struct lbd_image *img, uint64_t objectno,
-                         const char *oid, const struct piece_op *p)
+/* Whether object OBJECTNO, if missing, takes anything from the backing:
+ * at the head, or (with history) at any snapshot. */
+static bool object_needs_copyup(const struct lbd_image *img, uint64_t objectno)
 {
-  uint64_t os = img->hdr.layout.object_size;
-  bool deep = (img->hdr.features & LBD_FEATURE_DEEP_FLATTEN) &&
-              img->snapc.nsnaps > 0;
-  bool whole = p->kind == PIECE_EMPTY ||
-               (p->kind == PIECE_WRITE && p->off == 0 && p->len == os);
-  char *buf = NULL;
-  struct objstore_extent *runs = NULL;
-  size_t nruns = 0;
-  int r = 0;
-  if (deep || !whole) { /* else nothing of the backing would survive P */
-    if (!(buf = malloc(os)))
-      return lbd_error(ENOMEM, "out of memory");
-    r = image_backing_read_object(img, objectno, image_overlap(img), buf,
-                                  &runs, &nruns);
-  }
-  struct objstore_write_op *op = r == 0 ? objstore_write_op_new() : NULL;
-  if (r == 0 && !op)
-    r = lbd_error(ENOMEM, "out of memory");
-  if (r == 0) {
-    objstore_write_op_create(op, true);
-    for (size_t i = 0; i < nruns; i++)
-      objstore_write_op_write(op, runs[i].off, buf + runs[i].off, runs[i].len);
-    if (!deep)
-      add_piece_step(op, p);
-    r = objstore_write_op_operate(img->data, oid, op,
-                                  deep ? NULL : image_snapc(img), 0);
-  }
-  if (r == 0 && deep && (r = piece_on_existing(img, oid, p)) == -ENOENT)
-    r = lbd_error(EIO, "object %s vanished during its copy-up", oid);
-  objstore_write_op_free(op);
-  free(runs);
-  free(buf);
-  return r;
+  return image_backing_covers(img, objectno, image_overlap(img)) ||
+         (image_copyup_history(img) &&
+          image_backing_covers(img, objectno, image_snap_overlap_max(img)));
 }
 
 /* Apply P to object OBJECTNO of an image with a backing that covers it:
@@ -201,22 +145,19 @@ static int object_modify(struct lbd_image *img, uint64_t objectno,
   bool absent = img->omap &&
                 image_object_map_get(img, objectno) == OBJECT_NONEXISTENT;
   int r = image_object_map_set(img, objectno, OBJECT_EXISTS);
-  if (r == 0 && !absent) {
-    if (p->kind == PIECE_COPYUP) {
-      struct objstore_stat st;
-      r = objstore_stat(img->data, oid, OBJSTORE_SNAP_HEAD, &st);
-    } else {
-      r = piece_on_existing(img, oid, p);
-    }
-    absent = r == -ENOENT;
-  }
-  if (absent) {
+  if (r == 0 && !absent)
+    absent = (r = piece_on_existing(img, oid, p)) == -ENOENT;
+  /* With a history: if only snapshot clones of the object are left (it
+   * was rolled back to a snapshot that lacked it), copy up its head. */
+  for (int history = image_copyup_history(img); absent && history >= 0;
+       history--) {
     lbd_error_clear();
-    r = object_copyup(img, objectno, oid, p);
+    r = image_copyup(img, objectno, oid, p, history);
     if (r == -EEXIST) {
       lbd_error_clear();
       r = piece_on_existing(img, oid, p);
     }
+    absent = r == -ENOENT;
   }
   object_unguard(guard);
   return r;
@@ -224,7 +165,7 @@ static int object_modify(struct lbd_image *img, uint64_t objectno,
 
 int image_copyup_object(struct lbd_image *img, uint64_t objectno)
 {
-  if (!image_backing_covers(img, objectno, image_overlap(img)))
+  if (!object_needs_copyup(img, objectno))
     return 0;
   struct piece_op p = {PIECE_COPYUP, 0, 0, NULL};
   return object_modify(img, objectno, &p);
@@ -236,7 +177,7 @@ static int write_piece(const struct object_extent *e, void *arg)
 {
   struct io_ctx *c = arg;
   const char *src = c->buf + (e->image_off - c->base);
-  if (image_backing_covers(c->img, e->objectno, image_overlap(c->img))) {
+  if (object_needs_copyup(c->img, e->objectno)) {
     struct piece_op p = {PIECE_WRITE, e->off, e->len, src};
     return object_modify(c->img, e->objectno, &p);
   }
@@ -302,7 +243,7 @@ static int remove_object_plain(struct lbd_image *img, uint64_t objectno)
  * would read the backing, empty. */
 static int remove_object(struct lbd_image *img, uint64_t objectno)
 {
-  if (!image_backing_covers(img, objectno, image_overlap(img)))
+  if (!object_needs_copyup(img, objectno))
     return remove_object_plain(img, objectno);
   struct piece_op p = {PIECE_EMPTY, 0, 0, NULL};
   return object_modify(img, objectno, &p);
@@ -319,7 +260,7 @@ static int discard_piece(const struct object_extent *e, void *arg)
     return remove_object(c->img, e->objectno);
   struct piece_op p = {e->off + e->len == os ? PIECE_TRUNCATE : PIECE_ZERO,
                        e->off, e->len, NULL};
-  if (image_backing_covers(c->img, e->objectno, image_overlap(c->img)))
+  if (object_needs_copyup(c->img, e->objectno))
     return object_modify(c->img, e->objectno, &p);
   char oid[96];
   image_data_oid(c->img, e->objectno, oid, sizeof oid);

@@ -85,15 +85,32 @@ int image_snapc_refresh(struct lbd_image *img)
   if (r < 0)
     return r;
   uint64_t *ids = malloc((n ? n : 1) * sizeof *ids);
-  if (!ids) {
+  uint64_t *overlaps = malloc((n ? n : 1) * sizeof *overlaps);
+  if (!ids || !overlaps) {
+    free(ids);
+    free(overlaps);
     free(snaps);
     return lbd_error(ENOMEM, "out of memory");
   }
-  for (size_t i = 0; i < n; i++) /* newest first */
+  for (size_t i = 0; i < n && r == 0; i++) { /* newest first */
     ids[i] = snaps[n - 1 - i].id;
+    overlaps[i] = 0;
+    if (img->hdr.parent.pool_id >= 0 &&
+        (r = image_snap_overlap(img, ids[i], &overlaps[i])) == -ENOENT) {
+      overlaps[i] = img->hdr.parent.overlap; /* none recorded */
+      r = 0;
+    }
+  }
   free(snaps);
+  if (r < 0) {
+    free(ids);
+    free(overlaps);
+    return r;
+  }
   free(img->snap_ids);
+  free(img->snap_overlaps);
   img->snap_ids = ids;
+  img->snap_overlaps = overlaps;
   img->snapc.seq = img->hdr.snap_seq;
   img->snapc.snaps = ids;
   img->snapc.nsnaps = n;
@@ -116,6 +133,15 @@ int image_snap_overlap(struct lbd_image *img, uint64_t snap_id,
     *overlap = strtoull(kvs[0].value, NULL, 10);
   objstore_kv_free(kvs, n);
   return n ? 0 : -ENOENT;
+}
+
+uint64_t image_snap_overlap_max(const struct lbd_image *img)
+{
+  uint64_t max = 0;
+  for (size_t i = 0; i < img->snapc.nsnaps; i++)
+    if (img->snap_overlaps[i] > max)
+      max = img->snap_overlaps[i];
+  return max;
 }
 
 const struct objstore_snapc *image_snapc(const struct lbd_image *img)

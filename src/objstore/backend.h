@@ -117,6 +117,10 @@ struct objstore_backend {
                       size_t *count);
   int (*check)(struct objstore_backend_pool *bp, bool repair,
                struct objstore_check_report *report);
+  /* NULL if the backend cannot (objstore_create_history gives ENOTSUP). */
+  int (*create_history)(struct objstore_backend_pool *bp, const char *oid,
+                        const struct objstore_history_state *states, size_t n,
+                        uint64_t seq);
 };
 
 extern const struct objstore_backend objstore_local_backend;

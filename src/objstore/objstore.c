@@ -2,6 +2,7 @@
  * environment in the cluster directory), argument checks shared by every
  * backend, and dispatch to the backend that holds each pool. */
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -707,6 +708,46 @@ int objstore_write_op_operate(struct objstore_pool *pool, const char *oid,
                        oid, s->off);
   }
   return pool->be->operate(pool->bp, oid, op, snapc, flags);
+}
+
+int objstore_create_history(struct objstore_pool *pool, const char *oid,
+                            const struct objstore_history_state *states,
+                            size_t n, uint64_t seq)
+{
+  int r = check_oid(oid);
+  if (r < 0)
+    return r;
+  if (n == 0 || !states[n - 1].exists)
+    return lbd_error(EINVAL, "object %s: a history needs a head", oid);
+  uint64_t last = 0;
+  for (size_t i = 0; i < n; i++) {
+    const struct objstore_history_state *st = &states[i];
+    if ((i + 1 < n) != (st->nsnaps > 0))
+      return lbd_error(EINVAL, "object %s: history state %zu serves %s", oid,
+                       i, st->nsnaps ? "snaps, as the head" : "no snap");
+    for (size_t j = 0; j < st->nsnaps; j++) {
+      if (st->snaps[j] <= last || st->snaps[j] == OBJSTORE_SNAP_HEAD ||
+          st->snaps[j] > seq)
+        return lbd_error(EINVAL, "object %s: history snap ids must ascend "
+                         "up to seq %" PRIu64, oid, seq);
+      last = st->snaps[j];
+    }
+    uint64_t end = 0;
+    for (size_t j = 0; j < st->ndata; j++) {
+      const struct objstore_extent *e = &st->data[j];
+      if (e->off < end || e->off + e->len < e->off ||
+          e->off + e->len > st->size || !st->buf)
+        return lbd_error(EINVAL, "object %s: history state %zu has bad "
+                         "extents", oid, i);
+      end = e->off + e->len;
+    }
+  }
+  if (!pool->be->create_history ||
+      pool->be->size < offsetof(struct objstore_backend, create_history) +
+                           sizeof pool->be->create_history)
+    return lbd_error(ENOTSUP, "object %s: backend %s cannot create a "
+                     "history atomically", oid, pool->be->name);
+  return pool->be->create_history(pool->bp, oid, states, n, seq);
 }
 
 /* One-step conveniences. */

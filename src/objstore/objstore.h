@@ -292,6 +292,28 @@ int objstore_omap_set(struct objstore_pool *pool, const char *oid,
 int objstore_omap_rm(struct objstore_pool *pool, const char *oid,
                      const char *key);
 
+/* ---- whole histories (deep copy) ------------------------------------- */
+
+/* One state of an object: what it held at some snapshots, or at its head. */
+struct objstore_history_state {
+  const uint64_t *snaps;  /* the snap ids it serves, ascending (head: none) */
+  size_t nsnaps;
+  bool exists;            /* false: the object did not exist at SNAPS */
+  const void *buf;        /* its bytes [0, SIZE) */
+  uint64_t size;
+  const struct objstore_extent *data; /* extents of BUF holding data, sorted */
+  size_t ndata;           /* (the rest of [0, SIZE) are holes) */
+};
+/* Create OID, which must have neither a head nor snapshot clones (EEXIST),
+ * with its whole history at once: STATES[0..N-2] the snapshot states, oldest
+ * first, STATES[N-1] the head (which must exist).  SEQ is the snap context
+ * seq of the head: snap ids above it read the head.  All or nothing, like
+ * a write op; writers racing on OID either come first (EEXIST here) or see
+ * the whole history.  ENOTSUP where a backend cannot do it atomically. */
+int objstore_create_history(struct objstore_pool *pool, const char *oid,
+                            const struct objstore_history_state *states,
+                            size_t n, uint64_t seq);
+
 /* ---- watchers and locks ------------------------------------------------ */
 
 /* Both belong to the handle (process) that took them and vanish when it

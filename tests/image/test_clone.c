@@ -367,6 +367,43 @@ static void test_rollback(void **state)
   free(model);
 }
 
+/* A snapshot taken before a shrink keeps reading the parent past the new
+ * overlap, after flatten and without the parent too (deep-flatten). */
+static void test_snapshot_overlaps(void **state)
+{
+  struct image_env *e = *state;
+  struct lbd_image_options po = {.size = PSIZE, .object_size = MiB};
+  char *model = make_parent(e, &po);
+  struct lbd_image_options co = {0};
+  assert_ok(lbd_clone(e->io, "p", "s", e->io, "c", &co));
+  lbd_image_t *c;
+  assert_ok(lbd_open(e->io, "c", NULL, 0, &c));
+  assert_ok(lbd_snap_create(c, "full"));
+  expect_image(e->io, "c", "full", model, PSIZE);
+  assert_ok(lbd_resize(c, 2 * MiB + 100));
+  expect_image(e->io, "c", "full", model, PSIZE);
+  assert_ok(lbd_resize(c, PSIZE));
+  assert_ok(lbd_snap_create(c, "short"));
+  char *shrunk = calloc(1, PSIZE);
+  memcpy(shrunk, model, 2 * MiB + 100);
+  expect_image(e->io, "c", "full", model, PSIZE);
+  expect_image(e->io, "c", "short", shrunk, PSIZE);
+  expect_image(e->io, "c", NULL, shrunk, PSIZE);
+  assert_ok(lbd_flatten(c, NULL, NULL));
+  assert_ok(lbd_close(c));
+  lbd_image_t *p;
+  assert_ok(lbd_open(e->io, "p", NULL, 0, &p));
+  assert_ok(lbd_snap_unprotect(p, "s"));
+  assert_ok(lbd_snap_remove(p, "s"));
+  assert_ok(lbd_close(p));
+  assert_ok(lbd_remove(e->io, "p"));
+  expect_image(e->io, "c", "full", model, PSIZE);
+  expect_image(e->io, "c", "short", shrunk, PSIZE);
+  expect_image(e->io, "c", NULL, shrunk, PSIZE);
+  free(shrunk);
+  free(model);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -382,6 +419,8 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_chain, setup, teardown),
       cmocka_unit_test_setup_teardown(test_racing_copy_ups, setup, teardown),
       cmocka_unit_test_setup_teardown(test_rollback, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_snapshot_overlaps, setup,
+                                      teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

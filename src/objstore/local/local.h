@@ -239,6 +239,11 @@ int local_break_lock(struct objstore_backend_pool *bp, const char *oid,
 int local_list_lockers(struct objstore_backend_pool *bp, const char *oid,
                        const char *name, struct objstore_holder **holders,
                        size_t *count);
+/* local_history.c */
+int local_create_history(struct objstore_backend_pool *bp, const char *oid,
+                         const struct objstore_history_state *states, size_t n,
+                         uint64_t seq);
+
 int local_check(struct objstore_backend_pool *bp, bool repair,
                 struct objstore_check_report *report);
 

@@ -251,4 +251,5 @@ const struct objstore_backend objstore_local_backend = {
     .break_lock = local_break_lock,
     .list_lockers = local_list_lockers,
     .check = local_check,
+    .create_history = local_create_history,
 };
