@@ -384,6 +384,61 @@ const char *lbd_aio_get_error(lbd_completion_t *c);
 /* Drop the caller's reference (an op in flight keeps its own). */
 void lbd_aio_release(lbd_completion_t *c);
 
+/* ---- diffs and rbd's export formats (rbd diff, export-diff, ...) ------ */
+
+/* One changed extent, in image order: EXISTS says it holds data at the end
+ * version, else it reads as zeroes there (discarded, or past the end).
+ * Non-zero from it stops the walk, which returns that value. */
+typedef int (*lbd_diff_cb_t)(uint64_t off, uint64_t len, bool exists,
+                             void *arg);
+/* As librbd's rbd_diff_iterate2: the extents of [OFF, OFF+LEN) that differ
+ * between snapshot FROM_SNAP (NULL: the beginning, when the image was
+ * empty) and IMAGE as opened (its head, or the snapshot it was opened at),
+ * coalesced.  WHOLE_OBJECT: whole objects that changed (coarser; with an
+ * object map, a diff of the head from the beginning reads no data object).
+ * INCLUDE_PARENT: what a clone reads from its parent counts (diffs from
+ * the beginning only).  EINVAL if FROM_SNAP is newer than the snapshot
+ * IMAGE is open at. */
+int lbd_diff_iterate(lbd_image_t *image, const char *from_snap, uint64_t off,
+                     uint64_t len, bool include_parent, bool whole_object,
+                     lbd_diff_cb_t cb, void *arg);
+
+/* rbd's file formats (Ceph's doc/dev/rbd-diff.rst and rbd-export.rst),
+ * byte-compatible with rbd; FD may be a pipe.  PROGRESS (may be NULL):
+ * non-zero from it stops the work (ECANCELED). */
+
+/* export-diff: IMAGE's changes since FROM_SNAP (NULL: all its data) as an
+ * "rbd diff v1" stream: start and end snapshot names, the size, then data
+ * ('w') and zero ('z') records in image order. */
+int lbd_export_diff(lbd_image_t *image, const char *from_snap,
+                    bool whole_object, int fd, lbd_progress_fn_t progress,
+                    void *arg);
+/* import-diff: apply a diff stream (v1 or v2) to IMAGE (open read-write),
+ * then take its end snapshot, as rbd does.  The whole stream is checked
+ * first (a pipe is spooled to a temporary file): a malformed or truncated
+ * stream (EINVAL), a start snapshot IMAGE lacks (EINVAL) or an end
+ * snapshot it has (EEXIST) leave IMAGE unchanged. */
+int lbd_import_diff(lbd_image_t *image, int fd, lbd_progress_fn_t progress,
+                    void *arg);
+/* merge-diff: one v1 diff from FIRST's start to SECOND's end; SECOND must
+ * start where FIRST ends (EINVAL otherwise), and both must list their
+ * records in ascending order, as export-diff writes them. */
+int lbd_merge_diff(int first_fd, int second_fd, int out_fd,
+                   lbd_progress_fn_t progress, void *arg);
+/* export --export-format 2: the image's layout, features and metadata,
+ * then one diff per snapshot (oldest first) and one for the head.  IMAGE
+ * open at a snapshot: the snapshots up to that one, the last diff ending
+ * there. */
+int lbd_export_v2(lbd_image_t *image, int fd, lbd_progress_fn_t progress,
+                  void *arg);
+/* import --export-format 2: a new image NAME with every snapshot of the
+ * stream.  OPTS (may be NULL): a layout (as a whole), features or a data
+ * pool that win over the stream's; its size must be 0.  On failure no
+ * image is left. */
+int lbd_import_v2(lbd_ioctx_t *io, const char *name,
+                  const struct lbd_image_options *opts, int fd,
+                  lbd_progress_fn_t progress, void *arg);
+
 #ifdef __cplusplus
 }
 #endif

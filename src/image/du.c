@@ -1,12 +1,15 @@
 /* Disk usage of an image (rbd du): provisioned = the image size, used =
- * the bytes its data objects hold, from the extent maps of sparse reads of
- * the objects that exist (holes and missing objects take no space). */
+ * the bytes its data objects hold at the version open (holes and missing
+ * objects take no space): the data extents of its diff from the beginning
+ * (diff.c), which reads the extent maps of the objects that exist.  Also
+ * the walk over the data objects that exist, which copy.c shares. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "image/diff.h"
 #include "image/image_scan.h"
 #include "util/error.h"
 
@@ -46,46 +49,27 @@ int image_each_data_object(struct lbd_image *img,
   return r;
 }
 
-struct du {
-  struct lbd_image *img;
-  uint64_t used;
-};
-
-static int du_object(uint64_t objectno, const char *oid, void *arg)
+/* Sum the extents that hold data. */
+static int du_extent(uint64_t off, uint64_t len, bool exists, void *arg)
 {
-  struct du *d = arg;
-  struct objstore_extent *ext;
-  size_t n;
-  (void)objectno;
-  ssize_t got = objstore_sparse_read(d->img->data, oid, d->img->snap_id, 0,
-                                     d->img->hdr.layout.object_size, NULL,
-                                     &ext, &n);
-  if (got == -ENOENT) { /* removed meanwhile */
-    lbd_error_clear();
-    return 0;
-  }
-  if (got < 0)
-    return (int)got;
-  for (size_t i = 0; i < n; i++)
-    d->used += ext[i].len;
-  free(ext);
+  (void)off;
+  if (exists)
+    *(uint64_t *)arg += len;
   return 0;
 }
 
 int lbd_disk_usage(lbd_image_t *image, uint64_t *provisioned, uint64_t *used)
 {
   lbd_error_clear();
-  struct image_header hdr;
-  int r = image_header_read(image->io->pool, image->id, &hdr);
+  uint64_t sum = 0, size;
+  /* The diff from the beginning: the data objects that exist (or, at a
+   * snapshot, existed), each measured by its sparse read there. */
+  int r = image_diff_iterate(image, 0, 0, 0, UINT64_MAX, 0, du_extent, &sum);
+  if (r == 0)
+    r = lbd_get_size(image, &size);
   if (r < 0)
     return lbd_error_prefix(r, "disk usage of image %s", image->name);
-  pthread_mutex_lock(&image->mu);
-  image->hdr = hdr;
-  pthread_mutex_unlock(&image->mu);
-  struct du d = {image, 0};
-  if ((r = image_each_data_object(image, du_object, &d)) < 0)
-    return lbd_error_prefix(r, "disk usage of image %s", image->name);
-  *provisioned = hdr.size;
-  *used = d.used;
+  *provisioned = size;
+  *used = sum;
   return 0;
 }
