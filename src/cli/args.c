@@ -86,6 +86,12 @@ const struct opt_def cli_opts[OPT_COUNT] = {
         "share the lock give the same tag)"},
     [OPT_LIMIT] = {"limit", 0, "<number>",
         "maximum number of snapshots"},
+    [OPT_FROM_SNAP] = {"from-snap", 0, "<from-snap>",
+        "snapshot starting point"},
+    [OPT_WHOLE_OBJECT] = {"whole-object", 0, NULL, "compare whole object"},
+    [OPT_EXPORT_FORMAT] = {"export-format", 0, "<export-format>",
+        "format of image file: 1 (raw bytes) or 2 (rbd's\n"
+        "format with snapshots) [default: 1]"},
 };
 
 bool opt_is_global(enum opt_id id)

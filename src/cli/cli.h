@@ -42,6 +42,8 @@ enum opt_id {
   OPT_SHARED,
   /* snap limit set */
   OPT_LIMIT,
+  /* diff, export-diff, export/import --export-format */
+  OPT_FROM_SNAP, OPT_WHOLE_OBJECT, OPT_EXPORT_FORMAT,
   OPT_COUNT
 };
 
@@ -279,5 +281,10 @@ int cmd_config_key_set(struct ctx *c);
 int cmd_config_key_get(struct ctx *c);
 int cmd_config_key_rm(struct ctx *c);
 int cmd_config_key_ls(struct ctx *c);
+/* cmd_diff.c: diff, export-diff, import-diff, merge-diff */
+int cmd_diff(struct ctx *c);
+int cmd_export_diff(struct ctx *c);
+int cmd_import_diff(struct ctx *c);
+int cmd_merge_diff(struct ctx *c);
 
 #endif

@@ -1,6 +1,8 @@
 /* import and export of raw images.  Both keep holes: import writes only
  * the 4 KiB blocks that hold data (skipping a file's holes with
- * SEEK_DATA), export leaves zeroed blocks as holes in a regular file. */
+ * SEEK_DATA), export leaves zeroed blocks as holes in a regular file.
+ * With --export-format 2, rbd's format 2 (the image with its snapshots),
+ * which the library reads and writes. */
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -96,6 +98,37 @@ static int image_write(void *arg, uint64_t off, const char *buf, size_t len)
   return n < 0 ? (int)n : 0;
 }
 
+/* --export-format: 1 (raw, the default) or 2. */
+static int export_format(struct ctx *c, int *format)
+{
+  const char *v = c->val[OPT_EXPORT_FORMAT];
+  *format = 1;
+  if (!v || strcmp(v, "1") == 0)
+    return 0;
+  if (strcmp(v, "2") == 0) {
+    *format = 2;
+    return 0;
+  }
+  return cli_usage(c, "invalid --export-format '%s': give 1 (raw) or 2", v);
+}
+
+static int format_progress(uint64_t done, uint64_t total, void *arg)
+{
+  progress_update(arg, done, total);
+  return cli_interrupted != 0;
+}
+
+/* Report a failure of the library: "interrupted" if the user stopped it. */
+static int format_fail(struct ctx *c, int r, struct progress *p)
+{
+  progress_fail(p);
+  if (r == -ECANCELED && cli_interrupted) {
+    cli_usage(c, "interrupted");
+    return r;
+  }
+  return cli_fail(c, r, NULL);
+}
+
 /* ---- import ---------------------------------------------------------- */
 
 struct import {
@@ -129,6 +162,19 @@ static int import_open(struct ctx *c, struct import *in)
                      in->path);
   if (in->fd == STDIN_FILENO)
     in->path = "stdin";
+  return 0;
+}
+
+/* An export format 2 stream into a new image (removed on failure). */
+static int import_v2(struct ctx *c, struct import *in, lbd_ioctx_t *io,
+                     const char *name, const struct lbd_image_options *o)
+{
+  struct progress p;
+  progress_init(&p, c, "Importing image");
+  int r = lbd_import_v2(io, name, o, in->fd, format_progress, &p);
+  if (r < 0)
+    return format_fail(c, r, &p);
+  progress_finish(&p);
   return 0;
 }
 
@@ -236,9 +282,14 @@ int cmd_import(struct ctx *c)
     return r;
   }
   cli_catch_signals();
-  if ((r = image_options(c, false, &o)) == 0 && (r = args_done(c)) == 0 &&
-      (r = import_open(c, &in)) == 0 &&
-      (r = cli_ioctx(c, s.pool, s.ns, &io)) == 0) {
+  int format = 1;
+  if ((r = export_format(c, &format)) == 0 &&
+      (r = image_options(c, false, &o)) == 0 && (r = args_done(c)) == 0 &&
+      (r = import_open(c, &in)) == 0)
+    r = cli_ioctx(c, s.pool, s.ns, &io);
+  if (r == 0 && format == 2) {
+    r = import_v2(c, &in, io, s.image, &o);
+  } else if (r == 0) {
     o.size = in.size ? in.size : MAX_CHUNK;
     if ((r = lbd_create(io, s.image, &o)) < 0)
       cli_fail(c, r, NULL);
@@ -328,6 +379,18 @@ static int export_copy(struct ctx *c, lbd_image_t *img, struct export *out,
   return r;
 }
 
+/* rbd's export format 2: written in order, never sparse. */
+static int export_v2(struct ctx *c, lbd_image_t *img, struct export *out)
+{
+  struct progress p;
+  progress_init(&p, c, "Exporting image");
+  int r = lbd_export_v2(img, out->fd, format_progress, &p);
+  if (r < 0)
+    return format_fail(c, r, &p);
+  progress_finish(&p);
+  return 0;
+}
+
 int cmd_export(struct ctx *c)
 {
   struct spec s;
@@ -340,6 +403,9 @@ int cmd_export(struct ctx *c)
   if (!path && !(path = args_next(c)))
     r = cli_usage(c, "path was not specified: give a new file, or '-' for "
                   "stdout");
+  int format = 1;
+  if (r == 0)
+    r = export_format(c, &format);
   bool to_stdout = path && strcmp(path, "-") == 0;
   if (r == 0 && to_stdout && isatty(STDOUT_FILENO))
     r = cli_usage(c, "stdout is a terminal: redirect it, or give a file");
@@ -353,7 +419,9 @@ int cmd_export(struct ctx *c)
       r = cli_syserr(c, -errno, "creating %s", path);
     out.sparse = r == 0 && !to_stdout && fstat(out.fd, &st) == 0 &&
                  S_ISREG(st.st_mode);
-    if (r == 0)
+    if (r == 0 && format == 2)
+      r = export_v2(c, img, &out);
+    else if (r == 0)
       r = export_copy(c, img, &out, path);
     if (!to_stdout && out.fd >= 0) {
       if (close(out.fd) < 0 && r == 0)

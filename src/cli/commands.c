@@ -85,12 +85,15 @@ const struct command cli_commands[] = {
      cmd_du},
     {"export", NULL, "Export image to file.",
      "Writes the raw bytes of the image to a new file (it must not exist),\n"
-     "or to stdout with '-'.  Zeroed areas become holes in a file.",
+     "or to stdout with '-'.  Zeroed areas become holes in a file.  With\n"
+     "--export-format 2: rbd's format 2, with the layout, features, metadata\n"
+     "and every snapshot (up to <snap> if given), which 'import\n"
+     "--export-format 2' reads, lbd's or rbd's.",
      {{"<image-spec>", SNAP_SPEC_HELP, false},
       {"<path>", "export file (or '-' for stdout)", false}},
      {SPEC_OPTS, {OPT_SNAP, NULL},
       {OPT_PATH, "export file (or '-' for stdout)"}, {OPT_NO_PROGRESS, NULL},
-      {OPT_NONE, NULL}},
+      {OPT_EXPORT_FORMAT, NULL}, {OPT_NONE, NULL}},
      cmd_export},
     {"flatten", NULL, "Fill clone with parent data (make it independent).",
      "Copies up every object the parent holds that the clone lacks, in\n"
@@ -109,7 +112,9 @@ const struct command cli_commands[] = {
      "Reads raw bytes from a file, a block device or stdin ('-') into a new\n"
      "image of the same size.  Blocks of zeroes are not written, so holes\n"
      "and zeroed areas take no space.  The image name defaults to the\n"
-     "file's name.  On failure the new image is removed.",
+     "file's name.  On failure the new image is removed.  With\n"
+     "--export-format 2: a file of 'export --export-format 2' (lbd's or\n"
+     "rbd's), with its snapshots; layout options given win over its own.",
      {{"<path>", "import file (or '-' for stdin)", false},
       {"<dest-image-spec>", "destination image specification\n"
        "(example: [<pool>/[<namespace>/]]<image>)", true}},
@@ -118,7 +123,7 @@ const struct command cli_commands[] = {
       {OPT_POOL, "destination pool name (as --dest-pool)"},
       {OPT_NAMESPACE, "destination namespace name (as --dest-namespace)"},
       {OPT_IMAGE, "destination image name (as --dest)"}, LAYOUT_OPTS,
-      {OPT_NO_PROGRESS, NULL}, {OPT_NONE, NULL}},
+      {OPT_NO_PROGRESS, NULL}, {OPT_EXPORT_FORMAT, NULL}, {OPT_NONE, NULL}},
      cmd_import},
     {"info", NULL, "Show information about image size, striping, etc.", NULL,
      {{"<image-spec>", SNAP_SPEC_HELP, false}},
@@ -285,6 +290,49 @@ const struct command cli_commands[] = {
      {{"<image-spec>", IMAGE_SPEC_HELP, false}},
      {SPEC_OPTS, FORMAT_OPTS, {OPT_NONE, NULL}},
      cmd_status},
+    /* diff and rbd's diff files (cmd_diff.c) */
+    {"diff", NULL, "Print extents that differ since a previous snap, or "
+     "image creation.",
+     "Each extent's offset, length and type: data, or zero (it reads as\n"
+     "zeroes now, e.g. discarded).  With --whole-object: whole objects that\n"
+     "changed.",
+     {{"<image-spec>", SNAP_SPEC_HELP, false}},
+     {SPEC_OPTS, {OPT_SNAP, NULL}, {OPT_FROM_SNAP, NULL},
+      {OPT_WHOLE_OBJECT, NULL}, FORMAT_OPTS, {OPT_NONE, NULL}},
+     cmd_diff},
+    {"export-diff", NULL, "Export incremental diff to file.",
+     "Writes what changed since --from-snap (else all the data) in rbd's\n"
+     "diff format v1 to a new file (it must not exist), or to stdout with\n"
+     "'-'; 'import-diff' applies it, lbd's or rbd's.",
+     {{"<source-image-or-snap-spec>", "source image or snapshot "
+       "specification\n(example: [<pool>/[<namespace>/]]<image>[@<snap>])",
+       false},
+      {"<path>", "export file (or '-' for stdout)", false}},
+     {SPEC_OPTS, {OPT_SNAP, NULL},
+      {OPT_PATH, "export file (or '-' for stdout)"}, {OPT_FROM_SNAP, NULL},
+      {OPT_WHOLE_OBJECT, NULL}, {OPT_NO_PROGRESS, NULL}, {OPT_NONE, NULL}},
+     cmd_export_diff},
+    {"import-diff", NULL, "Apply an incremental diff to image HEAD, then "
+     "create a snapshot.",
+     "The diff (rbd's format v1 or v2) is checked whole before the image\n"
+     "changes: its start snapshot must exist in the image, its end snapshot\n"
+     "must not.  A diff read from stdin is kept in a temporary file\n"
+     "($TMPDIR) meanwhile.",
+     {{"<path>", "import file (or '-' for stdin)", false},
+      {"<image-spec>", IMAGE_SPEC_HELP, false}},
+     {{OPT_PATH, "import file (or '-' for stdin)"}, SPEC_OPTS,
+      {OPT_NO_PROGRESS, NULL}, {OPT_NONE, NULL}},
+     cmd_import_diff},
+    {"merge-diff", NULL, "Merge two diff exports together.",
+     "The second diff must start at the snapshot the first ends at, and\n"
+     "both must list their extents in ascending order, as export-diff\n"
+     "writes them.  The merged diff is in format v1.",
+     {{"<diff1-path>", "path to first diff (or '-' for stdin)", false},
+      {"<diff2-path>", "path to second diff (or '-' for stdin)", false},
+      {"<path>", "path to merged diff (or '-' for stdout)", false}},
+     {{OPT_PATH, "path to merged diff (or '-' for stdout)"},
+      {OPT_NO_PROGRESS, NULL}, {OPT_NONE, NULL}},
+     cmd_merge_diff},
     /* trash, image metadata, config-key (cmd_trash.c, cmd_meta.c,
      * cmd_config.c) */
     {"trash mv", "trash move", "Move an image to the trash.",

@@ -118,7 +118,8 @@ static int piece_cmp(const void *a, const void *b)
 /* Report the pieces of the object set examined last. */
 static int flush_set(struct diff *d)
 {
-  qsort(d->set.ptr, d->set.len, sizeof *d->set.ptr, piece_cmp);
+  if (d->set.len > 1)
+    qsort(d->set.ptr, d->set.len, sizeof *d->set.ptr, piece_cmp);
   int r = 0;
   for (size_t i = 0; r == 0 && i < d->set.len; i++)
     r = emit(d, d->set.ptr[i].off, d->set.ptr[i].len, d->set.ptr[i].exists);

@@ -251,9 +251,11 @@ static int import_diff_apply(struct importer *im)
   int r = lbd_get_size(im->img, &size);
   if (r == 0 && size != im->m->size)
     r = lbd_resize(im->img, im->m->size);
+  /* progress: through the stream if its size is known, else by diffs */
   if (r == 0)
-    r = export_apply_body(im->img, &im->in, im->m, &im->rec, im->progress,
-                          im->arg, im->total);
+    r = export_apply_body(im->img, &im->in, im->m, &im->rec,
+                          im->total ? im->progress : NULL, im->arg,
+                          im->total);
   if (r == 0 && im->m->has_to)
     r = lbd_snap_create(im->img, im->m->to);
   if (r == 0 && im->m->has_to && im->m->is_protected)
