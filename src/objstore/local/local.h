@@ -74,13 +74,37 @@ struct local_hold_ref {
 };
 DEFINE_VECTOR(hold_vec, struct local_hold_ref);
 
-/* Open data files kept for the hot paths, by file id (direct-mapped). */
+/* Open data files kept for the hot paths, by file id: 4-way set
+ * associative, the least recently used idle way replaced. */
 #define LOCAL_FD_CACHE 1024
+#define LOCAL_FD_WAYS 4
 struct local_fd_slot {
   uint64_t id;
   int fd;
   unsigned refs;  /* users of fd right now */
   bool doomed;    /* close fd when the last user is done */
+  uint32_t used;  /* tick of the last use, for replacement */
+};
+
+/* What the hot paths (in-place writes, reads at head) need of an object's
+ * record, cached per handle by object key: valid while the generation
+ * counter of the object's lock byte (see local_hold.c) still has the value
+ * it had before the record was read.  4-way set associative. */
+#define LOCAL_HEAD_CACHE 4096
+#define LOCAL_HEAD_WAYS 4
+#define LOCAL_HEAD_KEY 112 /* longer keys are not cached */
+struct local_head {
+  uint64_t file;     /* head data file */
+  uint64_t snap_seq;
+  bool clones;       /* the record has clones (in-place writes look closer) */
+};
+struct local_head_slot {
+  uint64_t hash;     /* local_obj_hash of the key; 0: empty */
+  uint64_t gen;
+  struct local_head head;
+  uint32_t used;
+  uint16_t klen;
+  char key[LOCAL_HEAD_KEY];
 };
 
 /* A data file opened through the cache: release with local_file_put. */
@@ -98,14 +122,17 @@ struct objstore_backend_pool {
   int data_fd;     /* data/ directory */
   char *lock_path; /* "locks" file */
   const volatile unsigned char *marks; /* the "locks" file, mapped */
+  uint64_t *gens;  /* its generation counters, after the lock bytes */
   pthread_mutex_t mu;
   struct fd_vec lock_fds; /* idle fds on "locks", one per op in flight */
   int live_hold_fd;       /* holds this handle's liveness bytes */
   int live_check_fd;      /* tests other holders' bytes */
   struct hold_vec holds;  /* watches and locks this handle holds */
   unsigned dead_pending;  /* files this handle added to the dead table */
-  pthread_mutex_t fd_mu;
+  pthread_mutex_t fd_mu;  /* guards fd_cache, heads and tick */
+  uint32_t tick;
   struct local_fd_slot fd_cache[LOCAL_FD_CACHE];
+  struct local_head_slot *heads; /* [LOCAL_HEAD_CACHE] */
 };
 
 /* local_record.c */
@@ -145,6 +172,18 @@ int local_file_get(struct objstore_backend_pool *bp, uint64_t id,
                    struct local_fd_ref *ref);
 void local_file_put(struct objstore_backend_pool *bp, struct local_fd_ref *ref);
 void local_fd_cache_clear(struct objstore_backend_pool *bp);
+/* The cached head of object KEY (HASH: local_obj_hash) if it was cached at
+ * generation GEN, with its data file taken as by local_file_get; -ENOENT
+ * (no message) if not cached, or the file is gone. */
+int local_head_get(struct objstore_backend_pool *bp, const char *key,
+                   size_t klen, uint64_t hash, uint64_t gen,
+                   struct local_head *head, struct local_fd_ref *ref);
+/* Remember HEAD for KEY, read from a record after GEN was read. */
+void local_head_remember(struct objstore_backend_pool *bp, const char *key,
+                         size_t klen, uint64_t hash, uint64_t gen,
+                         const struct local_head *head);
+void local_head_forget(struct objstore_backend_pool *bp, const char *key,
+                       size_t klen, uint64_t hash);
 void local_file_unlink(struct objstore_backend_pool *bp, uint64_t id);
 /* In TXN: file ID is no longer referenced; unlink it once synced. */
 int local_file_bury(MDB_txn *txn, struct objstore_backend_pool *bp,
@@ -165,8 +204,21 @@ int local_file_map(int fd, uint64_t off, uint64_t len, uint64_t size,
                    struct extent_set *map);
 
 /* local_hold.c: per-object op locks */
-#define LOCAL_LOCK_BYTES ((uint64_t)1 << 20) /* size of the "locks" file */
+#define LOCAL_LOCK_BYTES ((uint64_t)1 << 20) /* lock bytes of the "locks" file */
+/* After the lock bytes, the "locks" file holds LOCAL_GENS 64-bit counters;
+ * the one of lock byte B (B % LOCAL_GENS) grows every time an exclusive
+ * holder of B is done (or is found dead), so that a cached record stays
+ * valid while its counter is unchanged. */
+#define LOCAL_GENS ((uint64_t)1 << 16)
+#define LOCAL_LOCKS_FILE (LOCAL_LOCK_BYTES + LOCAL_GENS * 8)
+/* A 64-bit hash of an object key; its low bits pick the lock byte. */
+uint64_t local_obj_hash(const char *key, size_t klen);
 uint64_t local_obj_lock_byte(const char *key, size_t klen);
+/* For a reader without an op lock: true if the object of HASH may be
+ * changing (an exclusive holder works, or died working), else false and
+ * *GEN its generation.  For a holder of the shared op lock, *GEN is stable. */
+bool local_obj_gen(struct objstore_backend_pool *bp, uint64_t hash,
+                   uint64_t *gen);
 /* Take the op lock of KEY shared (in-place data writes) or exclusive
  * (everything that changes metadata); returns the fd to pass to unlock.
  * A shared taker that finds an exclusive holder died holding the lock
@@ -175,6 +227,11 @@ int local_obj_lock(struct objstore_backend_pool *bp, const char *key,
                    size_t klen, bool exclusive);
 void local_obj_unlock(struct objstore_backend_pool *bp, int fd,
                       const char *key, size_t klen, bool exclusive);
+/* The same, for a key of hash HASH (local_obj_hash). */
+int local_obj_lock_hash(struct objstore_backend_pool *bp, uint64_t hash,
+                        bool exclusive);
+void local_obj_unlock_hash(struct objstore_backend_pool *bp, int fd,
+                           uint64_t hash, bool exclusive);
 /* For readers, who take no op lock: if KEY's lock byte is marked, wait for
  * its exclusive holder or, if it died, settle its commit as above. */
 int local_obj_settle(struct objstore_backend_pool *bp, const char *key,

@@ -63,19 +63,48 @@ int local_file_open(struct objstore_backend_pool *bp, uint64_t id, int flags)
                    strerror(e));
 }
 
+#define FD_SETS (LOCAL_FD_CACHE / LOCAL_FD_WAYS)
+#define HEAD_SETS (LOCAL_HEAD_CACHE / LOCAL_HEAD_WAYS)
+
+/* Under fd_mu: the ways of file ID's set, and its slot if cached. */
+static struct local_fd_slot *fd_ways(struct objstore_backend_pool *bp,
+                                    uint64_t id)
+{
+  return &bp->fd_cache[(id % FD_SETS) * LOCAL_FD_WAYS];
+}
+
+static struct local_fd_slot *fd_find(struct objstore_backend_pool *bp,
+                                     uint64_t id)
+{
+  struct local_fd_slot *set = fd_ways(bp, id);
+  for (int w = 0; w < LOCAL_FD_WAYS; w++)
+    if (set[w].id == id && set[w].fd >= 0 && !set[w].doomed)
+      return &set[w];
+  return NULL;
+}
+
+/* Under fd_mu: take the cached FD of file ID. */
+static bool fd_take(struct objstore_backend_pool *bp, uint64_t id,
+                    struct local_fd_ref *ref)
+{
+  struct local_fd_slot *slot = fd_find(bp, id);
+  if (!slot)
+    return false;
+  slot->refs++;
+  slot->used = ++bp->tick;
+  ref->fd = slot->fd;
+  ref->slot = slot;
+  return true;
+}
+
 int local_file_get(struct objstore_backend_pool *bp, uint64_t id,
                    struct local_fd_ref *ref)
 {
-  struct local_fd_slot *slot = &bp->fd_cache[id % LOCAL_FD_CACHE];
   pthread_mutex_lock(&bp->fd_mu);
-  if (slot->id == id && slot->fd >= 0 && !slot->doomed) {
-    slot->refs++;
-    ref->fd = slot->fd;
-    ref->slot = slot;
-    pthread_mutex_unlock(&bp->fd_mu);
-    return 0;
-  }
+  bool hit = fd_take(bp, id, ref);
   pthread_mutex_unlock(&bp->fd_mu);
+  if (hit)
+    return 0;
   int fd = local_file_open(bp, id, O_RDWR);
   if (fd < 0)
     return fd;
@@ -83,13 +112,31 @@ int local_file_get(struct objstore_backend_pool *bp, uint64_t id,
   ref->slot = NULL;
   int old = -1;
   pthread_mutex_lock(&bp->fd_mu);
-  if (slot->refs == 0) { /* take the slot over */
-    old = slot->fd;
-    slot->id = id;
-    slot->fd = fd;
-    slot->doomed = false;
-    slot->refs = 1;
-    ref->slot = slot;
+  if (fd_take(bp, id, ref)) { /* another thread cached it meanwhile */
+    old = fd;
+  } else {
+    /* An empty way, else the least recently used idle one. */
+    struct local_fd_slot *set = fd_ways(bp, id), *victim = NULL;
+    for (int w = 0; w < LOCAL_FD_WAYS; w++) {
+      struct local_fd_slot *s = &set[w];
+      if (s->refs)
+        continue;
+      if (s->fd < 0) {
+        victim = s;
+        break;
+      }
+      if (!victim || bp->tick - s->used > bp->tick - victim->used)
+        victim = s;
+    }
+    if (victim) {
+      old = victim->fd;
+      victim->id = id;
+      victim->fd = fd;
+      victim->doomed = false;
+      victim->refs = 1;
+      victim->used = ++bp->tick;
+      ref->slot = victim;
+    }
   }
   pthread_mutex_unlock(&bp->fd_mu);
   if (old >= 0)
@@ -128,10 +175,10 @@ void local_fd_cache_clear(struct objstore_backend_pool *bp)
 
 static void fd_cache_evict(struct objstore_backend_pool *bp, uint64_t id)
 {
-  struct local_fd_slot *slot = &bp->fd_cache[id % LOCAL_FD_CACHE];
   int fd = -1;
   pthread_mutex_lock(&bp->fd_mu);
-  if (slot->id == id && slot->fd >= 0) {
+  struct local_fd_slot *slot = fd_find(bp, id);
+  if (slot) {
     if (slot->refs) {
       slot->doomed = true;
     } else {
@@ -143,6 +190,91 @@ static void fd_cache_evict(struct objstore_backend_pool *bp, uint64_t id)
   pthread_mutex_unlock(&bp->fd_mu);
   if (fd >= 0)
     close(fd);
+}
+
+/* ---- the head cache ------------------------------------------------------ */
+
+/* Under fd_mu: KEY's slot, or NULL. */
+static struct local_head_slot *head_find(struct objstore_backend_pool *bp,
+                                         const char *key, size_t klen,
+                                         uint64_t hash)
+{
+  struct local_head_slot *set =
+      &bp->heads[(hash >> 32) % HEAD_SETS * LOCAL_HEAD_WAYS];
+  for (int w = 0; w < LOCAL_HEAD_WAYS; w++)
+    if (set[w].hash == hash && set[w].klen == klen &&
+        memcmp(set[w].key, key, klen) == 0)
+      return &set[w];
+  return NULL;
+}
+
+int local_head_get(struct objstore_backend_pool *bp, const char *key,
+                   size_t klen, uint64_t hash, uint64_t gen,
+                   struct local_head *head, struct local_fd_ref *ref)
+{
+  if (klen > LOCAL_HEAD_KEY || hash == 0)
+    return -ENOENT;
+  pthread_mutex_lock(&bp->fd_mu);
+  struct local_head_slot *slot = head_find(bp, key, klen, hash);
+  if (!slot || slot->gen != gen) {
+    pthread_mutex_unlock(&bp->fd_mu);
+    return -ENOENT;
+  }
+  slot->used = ++bp->tick;
+  *head = slot->head;
+  bool hit = fd_take(bp, head->file, ref);
+  pthread_mutex_unlock(&bp->fd_mu);
+  if (hit)
+    return 0;
+  int r = local_file_get(bp, head->file, ref);
+  if (r < 0) { /* gone, or not ours to write: the slow path will tell */
+    lbd_error_clear();
+    local_head_forget(bp, key, klen, hash);
+    return -ENOENT;
+  }
+  return 0;
+}
+
+void local_head_remember(struct objstore_backend_pool *bp, const char *key,
+                         size_t klen, uint64_t hash, uint64_t gen,
+                         const struct local_head *head)
+{
+  if (klen > LOCAL_HEAD_KEY || hash == 0)
+    return;
+  pthread_mutex_lock(&bp->fd_mu);
+  struct local_head_slot *slot = head_find(bp, key, klen, hash);
+  if (!slot) {
+    struct local_head_slot *set =
+        &bp->heads[(hash >> 32) % HEAD_SETS * LOCAL_HEAD_WAYS];
+    for (int w = 0; w < LOCAL_HEAD_WAYS; w++) {
+      struct local_head_slot *s = &set[w];
+      if (s->hash == 0) {
+        slot = s;
+        break;
+      }
+      if (!slot || bp->tick - s->used > bp->tick - slot->used)
+        slot = s;
+    }
+    slot->hash = hash;
+    slot->klen = (uint16_t)klen;
+    memcpy(slot->key, key, klen);
+  }
+  slot->gen = gen;
+  slot->head = *head;
+  slot->used = ++bp->tick;
+  pthread_mutex_unlock(&bp->fd_mu);
+}
+
+void local_head_forget(struct objstore_backend_pool *bp, const char *key,
+                       size_t klen, uint64_t hash)
+{
+  if (klen > LOCAL_HEAD_KEY || hash == 0)
+    return;
+  pthread_mutex_lock(&bp->fd_mu);
+  struct local_head_slot *slot = head_find(bp, key, klen, hash);
+  if (slot)
+    slot->hash = 0;
+  pthread_mutex_unlock(&bp->fd_mu);
 }
 
 void local_file_unlink(struct objstore_backend_pool *bp, uint64_t id)

@@ -32,7 +32,7 @@
  * serialise their ops. */
 #define OBJ_LOCK_MASK (LOCAL_LOCK_BYTES - 1)
 
-uint64_t local_obj_lock_byte(const char *key, size_t klen)
+uint64_t local_obj_hash(const char *key, size_t klen)
 {
   uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a, then a final mix */
   for (size_t i = 0; i < klen; i++)
@@ -40,7 +40,39 @@ uint64_t local_obj_lock_byte(const char *key, size_t klen)
   h ^= h >> 33;
   h *= 0xff51afd7ed558ccdULL;
   h ^= h >> 33;
-  return h & OBJ_LOCK_MASK;
+  return h;
+}
+
+uint64_t local_obj_lock_byte(const char *key, size_t klen)
+{
+  return local_obj_hash(key, klen) & OBJ_LOCK_MASK;
+}
+
+static uint64_t *gen_of(struct objstore_backend_pool *bp, uint64_t byte)
+{
+  return &bp->gens[byte % LOCAL_GENS];
+}
+
+/* Under the op lock of BYTE, before its mark is cleared: records of its
+ * objects may have changed. */
+static void gen_bump(struct objstore_backend_pool *bp, uint64_t byte)
+{
+  __atomic_add_fetch(gen_of(bp, byte), 1, __ATOMIC_SEQ_CST);
+}
+
+bool local_obj_gen(struct objstore_backend_pool *bp, uint64_t hash,
+                   uint64_t *gen)
+{
+  uint64_t byte = hash & OBJ_LOCK_MASK;
+  /* The mark first: an exclusive holder sets it before it changes
+   * anything and bumps the counter before it clears it, so a clear mark
+   * then an unchanged counter mean that no change was committed since the
+   * counter had that value, but perhaps by an op still running (which a
+   * reader may then not see, as if it had read first). */
+  if (__atomic_load_n(&bp->marks[byte], __ATOMIC_ACQUIRE))
+    return true;
+  *gen = __atomic_load_n(gen_of(bp, byte), __ATOMIC_ACQUIRE);
+  return false;
 }
 
 static int range_lock(int fd, short type, uint64_t byte, bool wait)
@@ -57,6 +89,12 @@ static int range_lock(int fd, short type, uint64_t byte, bool wait)
 int local_obj_lock(struct objstore_backend_pool *bp, const char *key,
                    size_t klen, bool exclusive)
 {
+  return local_obj_lock_hash(bp, local_obj_hash(key, klen), exclusive);
+}
+
+int local_obj_lock_hash(struct objstore_backend_pool *bp, uint64_t hash,
+                        bool exclusive)
+{
   int fd = -1;
   pthread_mutex_lock(&bp->mu);
   if (bp->lock_fds.len)
@@ -64,7 +102,7 @@ int local_obj_lock(struct objstore_backend_pool *bp, const char *key,
   pthread_mutex_unlock(&bp->mu);
   if (fd < 0 && (fd = open(bp->lock_path, O_RDWR | O_CLOEXEC)) < 0)
     return lbd_error(errno, "opening %s: %s", bp->lock_path, strerror(errno));
-  uint64_t byte = local_obj_lock_byte(key, klen);
+  uint64_t byte = hash & OBJ_LOCK_MASK;
   int r = range_lock(fd, exclusive ? F_WRLCK : F_RDLCK, byte, true);
   if (r < 0) {
     close(fd);
@@ -78,6 +116,7 @@ int local_obj_lock(struct objstore_backend_pool *bp, const char *key,
     r = pwrite(fd, &mark, 1, (off_t)byte) == 1 ? 0 : -errno;
   } else if (bp->marks[byte]) {
     r = kvenv_refresh(bp->kv);
+    gen_bump(bp, byte); /* it died after a commit, perhaps */
     mark = 0;
     if (r == 0 && pwrite(fd, &mark, 1, (off_t)byte) != 1)
       r = -errno;
@@ -105,9 +144,16 @@ int local_obj_settle(struct objstore_backend_pool *bp, const char *key,
 void local_obj_unlock(struct objstore_backend_pool *bp, int fd,
                       const char *key, size_t klen, bool exclusive)
 {
-  uint64_t byte = local_obj_lock_byte(key, klen);
+  local_obj_unlock_hash(bp, fd, local_obj_hash(key, klen), exclusive);
+}
+
+void local_obj_unlock_hash(struct objstore_backend_pool *bp, int fd,
+                           uint64_t hash, bool exclusive)
+{
+  uint64_t byte = hash & OBJ_LOCK_MASK;
   if (exclusive) {
     char mark = 0;
+    gen_bump(bp, byte);
     if (pwrite(fd, &mark, 1, (off_t)byte) != 1)
       lbd_error_clear(); /* a later shared taker only refreshes in vain */
   }

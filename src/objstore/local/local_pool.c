@@ -165,16 +165,26 @@ int local_pool_open(const char *path, int64_t id, const char *ns,
   bp->live_check_fd = open(p, O_RDWR | O_CLOEXEC);
   int lfd = open(bp->lock_path, O_RDWR | O_CLOEXEC);
   struct stat st;
+  /* Lock bytes, then generation counters (a "locks" file of an older
+   * version has only the bytes: growing it makes zero counters). */
   if (lfd >= 0 && fstat(lfd, &st) == 0 &&
-      (st.st_size >= (off_t)LOCAL_LOCK_BYTES ||
-       ftruncate(lfd, (off_t)LOCAL_LOCK_BYTES) == 0))
-    bp->marks = mmap(NULL, LOCAL_LOCK_BYTES, PROT_READ, MAP_SHARED, lfd, 0);
+      (st.st_size >= (off_t)LOCAL_LOCKS_FILE ||
+       ftruncate(lfd, (off_t)LOCAL_LOCKS_FILE) == 0))
+    bp->marks = mmap(NULL, LOCAL_LOCKS_FILE, PROT_READ | PROT_WRITE,
+                     MAP_SHARED, lfd, 0);
+  if (bp->marks != MAP_FAILED)
+    bp->gens = (uint64_t *)(uintptr_t)(bp->marks + LOCAL_LOCK_BYTES);
   if (lfd >= 0)
     close(lfd);
   if (bp->data_fd < 0 || bp->live_hold_fd < 0 || bp->live_check_fd < 0 ||
       bp->marks == MAP_FAILED) {
     r = lbd_error(errno, "opening pool directory %s: %s", path,
                   strerror(errno));
+    goto fail;
+  }
+  bp->heads = calloc(LOCAL_HEAD_CACHE, sizeof *bp->heads);
+  if (!bp->heads) {
+    r = lbd_error(ENOMEM, "out of memory");
     goto fail;
   }
   if ((r = open_env(path, &bp->kv)) < 0 || (r = kvenv_refresh(bp->kv)) < 0)
@@ -206,8 +216,9 @@ void local_pool_close(struct objstore_backend_pool *bp)
   if (bp->live_check_fd >= 0)
     close(bp->live_check_fd);
   if (bp->marks != MAP_FAILED)
-    munmap((void *)bp->marks, LOCAL_LOCK_BYTES);
+    munmap((void *)(uintptr_t)bp->marks, LOCAL_LOCKS_FILE);
   local_fd_cache_clear(bp);
+  free(bp->heads);
   kvenv_close(bp->kv);
   pthread_mutex_destroy(&bp->fd_mu);
   pthread_mutex_destroy(&bp->mu);

@@ -102,7 +102,7 @@ static int open_at(struct objstore_backend_pool *bp, const char *oid,
         continue; /* replaced since we read the record: read it again */
       return r;
     }
-    if (sz == UINT64_MAX) {
+    if (sz == UINT64_MAX) { /* the head: its file's size */
       struct stat st;
       if (fstat(ref->fd, &st) < 0) {
         r = lbd_error(errno, "object %s: %s", oid, strerror(errno));
@@ -122,15 +122,72 @@ static int open_at(struct objstore_backend_pool *bp, const char *oid,
   return lbd_error(EIO, "object %s: its data file is missing", oid);
 }
 
+/* A read of the head through the head cache: -ENOENT (no message) if the
+ * object's head is not cached, or may be changing. */
+static ssize_t read_cached(struct objstore_backend_pool *bp, const char *oid,
+                           const char *key, size_t klen, uint64_t hash,
+                           uint64_t gen, uint64_t off, size_t len, void *buf)
+{
+  struct local_head head;
+  struct local_fd_ref ref;
+  int r = local_head_get(bp, key, klen, hash, gen, &head, &ref);
+  if (r < 0)
+    return r;
+  /* The head's size is its file's: read up to its end, no fstat. */
+  size_t done = 0;
+  while (done < len) {
+    ssize_t got = pread(ref.fd, (char *)buf + done, len - done,
+                        (off_t)(off + done));
+    if (got < 0 && errno == EINTR)
+      continue;
+    if (got < 0) {
+      r = lbd_error(errno, "reading object %s: %s", oid, strerror(errno));
+      break;
+    }
+    if (got == 0)
+      break;
+    done += (size_t)got;
+  }
+  local_file_put(bp, &ref);
+  return r < 0 ? r : (ssize_t)done;
+}
+
 ssize_t local_read(struct objstore_backend_pool *bp, const char *oid,
                    uint64_t snapid, uint64_t off, size_t len, void *buf,
                    struct extent_set *map)
 {
   struct local_fd_ref ref;
   uint64_t size;
-  int r = open_at(bp, oid, snapid, &ref, &size, NULL);
+  char key[KEY_MAX + 1];
+  size_t klen = 0;
+  uint64_t hash = 0, gen = 0;
+  bool cacheable = false;
+  struct local_record rec;
+  if (snapid == OBJSTORE_SNAP_HEAD && buf && !map && len &&
+      off <= (uint64_t)INT64_MAX - len) {
+    klen = local_obj_key(bp->ns, oid, key, sizeof key);
+    hash = local_obj_hash(key, klen);
+    /* The counter before the record: a change committed after it was read
+     * leaves the counter bumped, and this entry unused. */
+    cacheable = !local_obj_gen(bp, hash, &gen);
+    if (cacheable) {
+      ssize_t n = read_cached(bp, oid, key, klen, hash, gen, off, len, buf);
+      if (n != -ENOENT)
+        return n;
+    }
+  }
+  int r = open_at(bp, oid, snapid, &ref, &size, cacheable ? &rec : NULL);
   if (r < 0)
     return r;
+  if (cacheable) {
+    if (ref.slot) { /* opened for writing: others may use it */
+      struct local_head head = {.file = rec.head_file,
+                                .snap_seq = rec.snap_seq,
+                                .clones = rec.nclones != 0};
+      local_head_remember(bp, key, klen, hash, gen, &head);
+    }
+    local_record_free(&rec);
+  }
   int fd = ref.fd;
   size_t n = off >= size ? 0 : (size - off < len ? (size_t)(size - off) : len);
   size_t done = 0;

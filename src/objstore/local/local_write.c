@@ -212,33 +212,56 @@ static int inplace_meta(struct objstore_backend_pool *bp, const char *key,
 }
 
 /* The fast path; -EAGAIN when the op needs the full one, -ENODATA when the
- * object does not exist. */
+ * object does not exist.  Under the shared op lock no exclusive holder
+ * works, so the object's generation is stable and its cached head, if
+ * cached at that generation, is its record's. */
 static int run_in_place(struct objstore_backend_pool *bp, const char *oid,
-                        const char *key, size_t klen,
+                        const char *key, size_t klen, uint64_t hash,
                         const struct objstore_step *data,
                         const struct objstore_snapc *snapc)
 {
-  MDB_txn *txn;
-  struct local_record rec;
+  struct local_record rec = {0};
+  struct local_head head;
   struct local_fd_ref ref;
-  int r = kvenv_begin(bp->kv, false, &txn);
-  if (r < 0)
-    return r;
-  r = local_record_get(txn, bp, key, klen, &rec);
-  if (r < 0) {
-    mdb_txn_abort(txn);
-    return r == -ENOENT ? -ENODATA : r;
+  uint64_t gen;
+  bool cacheable = !local_obj_gen(bp, hash, &gen);
+  int r = cacheable ? local_head_get(bp, key, klen, hash, gen, &head, &ref)
+                    : -ENOENT;
+  if (r == 0 && snapc && snapc->seq > head.snap_seq)
+    r = -EAGAIN; /* a clone to make first */
+  if (r == 0 && head.clones) {
+    local_file_put(bp, &ref); /* the overlap is in the record */
+    r = -ENOENT;
   }
-  if (!rec.head_exists)
-    r = -ENODATA;
-  else if (snapc && snapc->seq > rec.snap_seq)
-    r = -EAGAIN;
-  if (r == 0 && (r = local_file_get(bp, rec.head_file, &ref)) == -ENOENT)
-    r = -EAGAIN;
-  mdb_txn_abort(txn);
-  if (r < 0) {
-    local_record_free(&rec);
+  if (r == -EAGAIN) {
+    local_file_put(bp, &ref);
     return r;
+  }
+  if (r < 0) {
+    MDB_txn *txn;
+    if ((r = kvenv_begin(bp->kv, false, &txn)) < 0)
+      return r;
+    r = local_record_get(txn, bp, key, klen, &rec);
+    if (r < 0) {
+      mdb_txn_abort(txn);
+      return r == -ENOENT ? -ENODATA : r;
+    }
+    if (!rec.head_exists)
+      r = -ENODATA;
+    else if (snapc && snapc->seq > rec.snap_seq)
+      r = -EAGAIN;
+    if (r == 0 && (r = local_file_get(bp, rec.head_file, &ref)) == -ENOENT)
+      r = -EAGAIN;
+    mdb_txn_abort(txn);
+    if (r < 0) {
+      local_record_free(&rec);
+      return r;
+    }
+    head = (struct local_head){.file = rec.head_file,
+                               .snap_seq = rec.snap_seq,
+                               .clones = rec.nclones != 0};
+    if (cacheable)
+      local_head_remember(bp, key, klen, hash, gen, &head);
   }
   /* Only a write needs no size: zero and truncate clip to it. */
   uint64_t size = UINT64_MAX, off, len;
@@ -253,7 +276,7 @@ static int run_in_place(struct objstore_backend_pool *bp, const char *oid,
   if (r == 0 && (bump || (rec.nclones &&
                           extent_set_intersects(
                               &rec.clones[rec.nclones - 1].overlap, off, len))))
-    r = inplace_meta(bp, key, klen, rec.head_file, off, len, bump);
+    r = inplace_meta(bp, key, klen, head.file, off, len, bump);
   if (r == 0 && (r = apply_data_step(ref.fd, data, size)) < 0)
     lbd_error_prefix(r, "object %s", oid);
   local_file_put(bp, &ref);
@@ -657,14 +680,15 @@ int local_operate(struct objstore_backend_pool *bp, const char *oid,
 {
   char key[KEY_MAX + 1];
   size_t klen = local_obj_key(bp->ns, oid, key, sizeof key);
+  uint64_t hash = local_obj_hash(key, klen);
   const struct objstore_step *data = inplace_step(op);
   int r = -EAGAIN;
   for (int attempt = 0; data && attempt < 3; attempt++) {
-    int lfd = local_obj_lock(bp, key, klen, false);
+    int lfd = local_obj_lock_hash(bp, hash, false);
     if (lfd < 0)
       return lfd;
-    r = run_in_place(bp, oid, key, klen, data, snapc);
-    local_obj_unlock(bp, lfd, key, klen, false);
+    r = run_in_place(bp, oid, key, klen, hash, data, snapc);
+    local_obj_unlock_hash(bp, lfd, hash, false);
     if (r == -ENODATA && op->nsteps == 2) /* guarded by assert-exists */
       return lbd_error(ENOENT, "object %s does not exist", oid);
     if (r != -ENODATA || data->type != STEP_WRITE)

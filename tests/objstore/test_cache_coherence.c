@@ -1,0 +1,202 @@
+/* Handles that cache what they learnt of an object (the local backend
+ * keeps each object's data file and record summary per handle, checked
+ * against a generation counter the pool's processes share) must still see
+ * every change another handle or process made.
+ *
+ * Two handles of one pool, in one process and in two (a forked child),
+ * take turns: one reads and writes an object in place, so that it caches
+ * it; the other replaces the object's data (write_full), removes and
+ * recreates it, or writes it after a snapshot (its old data becomes the
+ * snapshot's); then the first writes in place again and reads.  Its write
+ * must land in the object as it is now, never in the replaced data or in
+ * the snapshot, and its reads must see the other's changes.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "lbd/lbd.h"
+#include "fixture.h"
+
+#define OID "rbd_data.cache.0000000000000000"
+#define BLK 4096
+
+static void fill(char *buf, char c) { memset(buf, c, BLK); }
+
+static void expect_block(struct objstore_pool *pool, const char *oid,
+                         uint64_t snap, uint64_t off, char c)
+{
+  char buf[BLK];
+  ssize_t n = objstore_read(pool, oid, snap, off, BLK, buf);
+  if (n != BLK)
+    fail_msg("read of %s at %llu: %zd (%s)", oid, (unsigned long long)off, n,
+             n < 0 ? lbd_last_error() : "short");
+  for (size_t i = 0; i < BLK; i++)
+    if (buf[i] != c)
+      fail_msg("%s at %llu: byte %zu is '%c', expected '%c'", oid,
+               (unsigned long long)off, i, buf[i], c);
+}
+
+static void write_block(struct objstore_pool *pool, const char *oid,
+                        const struct objstore_snapc *snapc, uint64_t off,
+                        char c)
+{
+  char buf[BLK];
+  fill(buf, c);
+  assert_ok(objstore_write(pool, oid, snapc, off, buf, BLK));
+}
+
+static void write_full(struct objstore_pool *pool, const char *oid, char c)
+{
+  char buf[4 * BLK];
+  memset(buf, c, sizeof buf);
+  assert_ok(objstore_write_full(pool, oid, NULL, buf, sizeof buf));
+}
+
+/* P caches OID: a read and an in-place write. */
+static void warm(struct objstore_pool *p, char c)
+{
+  write_block(p, OID, NULL, BLK, c);
+  expect_block(p, OID, OBJSTORE_SNAP_HEAD, BLK, c);
+}
+
+static void same_process(void **state)
+{
+  struct fixture *f = *state;
+  struct objstore_pool *a = f->pool, *b;
+  assert_ok(objstore_pool_open(f->cluster, f->pool_id, "", &b));
+
+  /* write_full by B replaces the data file A cached. */
+  write_full(a, OID, 'a');
+  warm(a, 'b');
+  write_full(b, OID, 'c');
+  expect_block(a, OID, OBJSTORE_SNAP_HEAD, BLK, 'c');
+  warm(a, 'd'); /* a cached the new file on that read */
+  write_full(b, OID, 'e');
+  write_block(a, OID, NULL, 0, 'f'); /* straight to the write, no read */
+  expect_block(b, OID, OBJSTORE_SNAP_HEAD, 0, 'f');
+  expect_block(b, OID, OBJSTORE_SNAP_HEAD, BLK, 'e');
+
+  /* Removed and made again by B. */
+  warm(a, 'g');
+  assert_ok(objstore_remove(b, OID, NULL));
+  char buf[BLK];
+  assert_int_equal(objstore_read(a, OID, OBJSTORE_SNAP_HEAD, 0, BLK, buf),
+                   -ENOENT);
+  warm(a, 'h');
+  assert_ok(objstore_remove(b, OID, NULL));
+  write_full(b, OID, 'i');
+  write_block(a, OID, NULL, 0, 'j');
+  expect_block(b, OID, OBJSTORE_SNAP_HEAD, 0, 'j');
+  expect_block(b, OID, OBJSTORE_SNAP_HEAD, BLK, 'i');
+
+  /* A snapshot, then B's first write after it keeps the old data for the
+   * snapshot and writes a new head; A, which cached the old head and
+   * writes with no snap context, must write the new head. */
+  warm(a, 'k');
+  uint64_t snap;
+  assert_ok(objstore_snap_create(b, &snap));
+  struct objstore_snapc sc = {.seq = snap, .snaps = &snap, .nsnaps = 1};
+  write_block(b, OID, &sc, 2 * BLK, 'l');
+  write_block(a, OID, NULL, BLK, 'm');
+  expect_block(b, OID, snap, BLK, 'k');
+  expect_block(b, OID, OBJSTORE_SNAP_HEAD, BLK, 'm');
+  expect_block(a, OID, OBJSTORE_SNAP_HEAD, 2 * BLK, 'l');
+  expect_block(a, OID, snap, 2 * BLK, 'i');
+
+  objstore_pool_close(b);
+}
+
+/* The child runs B's side of a step when told, over a pipe. */
+static void child_main(const char *dir, int64_t pool_id, int cmd, int ack)
+{
+  struct objstore_cluster *cluster;
+  struct objstore_pool *b;
+  if (objstore_cluster_open(dir, &cluster) < 0 ||
+      objstore_pool_open(cluster, pool_id, "", &b) < 0)
+    _exit(2);
+  char c;
+  while (read(cmd, &c, 1) == 1) {
+    char buf[4 * BLK];
+    int r;
+    switch (c) {
+    case 'R':
+      r = objstore_remove(b, OID, NULL);
+      break;
+    default: /* write_full with byte C */
+      memset(buf, c, sizeof buf);
+      r = objstore_write_full(b, OID, NULL, buf, sizeof buf);
+    }
+    char res = r < 0 ? 'E' : 'K';
+    if (write(ack, &res, 1) != 1)
+      _exit(3);
+  }
+  objstore_pool_close(b);
+  objstore_cluster_close(cluster);
+  _exit(0);
+}
+
+static void tell(int cmd, int ack, char c)
+{
+  char res;
+  assert_int_equal(write(cmd, &c, 1), 1);
+  assert_int_equal(read(ack, &res, 1), 1);
+  assert_int_equal(res, 'K');
+}
+
+static void two_processes(void **state)
+{
+  struct fixture *f = *state;
+  struct objstore_pool *a = f->pool;
+  int to_child[2], from_child[2];
+  assert_int_equal(pipe(to_child), 0);
+  assert_int_equal(pipe(from_child), 0);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    close(to_child[1]);
+    close(from_child[0]);
+    child_main(f->dir, f->pool_id, to_child[0], from_child[1]);
+  }
+  close(to_child[0]);
+  close(from_child[1]);
+  int cmd = to_child[1], ack = from_child[0];
+
+  write_full(a, OID, 'a');
+  for (char c = 'b'; c < 'x'; c += 4) {
+    warm(a, c);
+    tell(cmd, ack, (char)(c + 1)); /* the child replaces the data */
+    write_block(a, OID, NULL, 0, (char)(c + 2));
+    expect_block(a, OID, OBJSTORE_SNAP_HEAD, 0, (char)(c + 2));
+    expect_block(a, OID, OBJSTORE_SNAP_HEAD, BLK, (char)(c + 1));
+    warm(a, (char)(c + 3));
+    tell(cmd, ack, 'R'); /* removes it */
+    char buf[BLK];
+    assert_int_equal(objstore_read(a, OID, OBJSTORE_SNAP_HEAD, 0, BLK, buf),
+                     -ENOENT);
+    write_full(a, OID, (char)(c + 3));
+  }
+  close(cmd);
+  int status;
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  close(ack);
+}
+
+int main(void)
+{
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(same_process, fixture_setup,
+                                      fixture_teardown),
+      cmocka_unit_test_setup_teardown(two_processes, fixture_setup,
+                                      fixture_teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
