@@ -9,7 +9,9 @@
  *                   made with the pool)
  *   locks           byte-range locks: one byte per object (a hash of its
  *                   key) serialises the ops that change its metadata; the
- *                   byte's content is 1 while an exclusive holder works
+ *                   byte's content is 1 while an exclusive holder works;
+ *                   then generation counters (see local_obj_gen) that let
+ *                   each handle cache object heads
  *   live            byte-range locks: one byte per watch or lock held,
  *                   proving that its holder is alive
  *
@@ -18,7 +20,10 @@
  * syncs it, and swaps it in with one LMDB commit; a plain overwrite goes in
  * place.  A file that a commit stops referring to is listed in the "dead"
  * table by that commit and unlinked only once LMDB has been synced: a power
- * loss may undo the commit, and the file must then still be there. */
+ * loss may undo the commit, and the file must then still be there.  The
+ * one file never synced before its commit is the empty file of an object
+ * created empty (head_unsynced): a power loss may take it, and the object
+ * is then empty, as it was at its last flush. */
 #ifndef LBD_OBJSTORE_LOCAL_H
 #define LBD_OBJSTORE_LOCAL_H
 
@@ -60,6 +65,10 @@ struct local_record {
   int64_t mtime_ns;
   uint64_t snap_seq;
   bool head_exists;
+  /* The head's file was created empty and not synced: if a power loss
+   * took it, the object is empty (nothing was flushed since), and the next
+   * op that needs the file makes it again. */
+  bool head_unsynced;
   uint64_t head_file;
   struct local_clone *clones; /* oldest first */
   size_t nclones;
@@ -193,6 +202,9 @@ int local_file_bury(MDB_txn *txn, struct objstore_backend_pool *bp,
 int local_file_reap(struct objstore_backend_pool *bp);
 /* After a commit that buried files: reap if enough have piled up. */
 void local_file_buried(struct objstore_backend_pool *bp, unsigned n);
+/* Make lost unsynced head file ID again, empty and synced (see
+ * local_record.head_unsynced); returns its fd (O_RDWR). */
+int local_file_recreate(struct objstore_backend_pool *bp, uint64_t id);
 /* Copy file SRC into the empty file DST, keeping holes. */
 int local_file_copy(int src, int dst);
 int local_pwrite_all(int fd, const void *buf, size_t len, uint64_t off);

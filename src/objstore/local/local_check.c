@@ -26,9 +26,12 @@ static bool contains(const struct u64_vec *v, uint64_t id)
   return v->len && bsearch(&id, v->ptr, v->len, sizeof id, cmp_u64) != NULL;
 }
 
-/* Every data file id that a record names, sorted. */
+/* Every data file id that a record names, sorted; in UNSYNCED (if not
+ * NULL), those of heads created empty and never synced, which a power loss
+ * may take (the object is then empty, not damaged). */
 static int referenced_files(struct objstore_backend_pool *bp,
-                            struct u64_vec *ids, uint64_t *objects)
+                            struct u64_vec *ids, struct u64_vec *unsynced,
+                            uint64_t *objects)
 {
   MDB_txn *txn;
   MDB_cursor *cur;
@@ -46,6 +49,8 @@ static int referenced_files(struct objstore_backend_pool *bp,
       break;
     if (rec.head_exists) {
       r = u64_vec_push(ids, rec.head_file);
+      if (r == 0 && unsynced && rec.head_unsynced)
+        r = u64_vec_push(unsynced, rec.head_file);
       (*objects)++;
     }
     for (size_t i = 0; r == 0 && i < rec.nclones; i++) {
@@ -63,6 +68,8 @@ static int referenced_files(struct objstore_backend_pool *bp,
     r = kvenv_error(rc, "reading object records");
   if (r == 0 && ids->len > 1)
     qsort(ids->ptr, ids->len, sizeof *ids->ptr, cmp_u64);
+  if (r == 0 && unsynced && unsynced->len > 1)
+    qsort(unsynced->ptr, unsynced->len, sizeof *unsynced->ptr, cmp_u64);
   return r;
 }
 
@@ -110,14 +117,14 @@ int local_check(struct objstore_backend_pool *bp, bool repair,
                 struct objstore_check_report *report)
 {
   struct u64_vec refs = {0}, present = {0}, locked_fds = {0}, locked_ids = {0};
-  struct u64_vec absent = {0};
+  struct u64_vec absent = {0}, unsynced = {0};
   /* Settle killed writers' commits, make every commit durable and unlink
    * the files they freed: what is unreferenced now is a leftover. */
   int r = kvenv_refresh(bp->kv);
   if (r == 0)
     r = local_file_reap(bp);
   if (r == 0)
-    r = referenced_files(bp, &refs, &report->objects);
+    r = referenced_files(bp, &refs, NULL, &report->objects);
   if (r == 0)
     r = present_files(bp, &present);
   if (r < 0)
@@ -147,9 +154,21 @@ int local_check(struct objstore_backend_pool *bp, bool repair,
   /* Committed while we looked?  Ask again now that creators are locked out. */
   uint64_t again = 0;
   if (r == 0 && (locked_ids.len || absent.len))
-    r = referenced_files(bp, &refs, &again);
-  for (size_t i = 0; r == 0 && i < absent.len; i++)
-    report->missing += really_missing(bp, absent.ptr[i], &refs);
+    r = referenced_files(bp, &refs, &unsynced, &again);
+  for (size_t i = 0; r == 0 && i < absent.len; i++) {
+    if (!really_missing(bp, absent.ptr[i], &refs))
+      continue;
+    if (!contains(&unsynced, absent.ptr[i])) {
+      report->missing++;
+      continue;
+    }
+    /* An empty head a power loss took: make it again. */
+    int fd = repair ? local_file_recreate(bp, absent.ptr[i]) : -1;
+    if (fd >= 0)
+      close(fd);
+    else if (repair)
+      lbd_error_clear(); /* the next op on the object makes it */
+  }
   for (size_t i = 0; r == 0 && i < locked_ids.len; i++) {
     if (contains(&refs, locked_ids.ptr[i]))
       continue;
@@ -161,6 +180,7 @@ int local_check(struct objstore_backend_pool *bp, bool repair,
     close((int)locked_fds.ptr[i]);
 out:
   free(absent.ptr);
+  free(unsynced.ptr);
   free(refs.ptr);
   free(present.ptr);
   free(locked_fds.ptr);

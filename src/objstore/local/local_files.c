@@ -49,6 +49,21 @@ int local_file_create(struct objstore_backend_pool *bp, uint64_t *id)
   return lbd_error(EIO, "cannot create a data file in %s/data", bp->path);
 }
 
+int local_file_recreate(struct objstore_backend_pool *bp, uint64_t id)
+{
+  char rel[LOCAL_FILE_PATH];
+  local_file_path(id, rel);
+  int fd = openat(bp->data_fd, rel, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0 || fdatasync(fd) < 0) {
+    int e = errno;
+    if (fd >= 0)
+      close(fd);
+    return lbd_error(e, "cannot make data file %s/data/%s again: %s",
+                     bp->path, rel, strerror(e));
+  }
+  return fd;
+}
+
 int local_file_open(struct objstore_backend_pool *bp, uint64_t id, int flags)
 {
   char rel[LOCAL_FILE_PATH];
@@ -147,7 +162,8 @@ int local_file_get(struct objstore_backend_pool *bp, uint64_t id,
 void local_file_put(struct objstore_backend_pool *bp, struct local_fd_ref *ref)
 {
   if (!ref->slot) {
-    close(ref->fd);
+    if (ref->fd >= 0)
+      close(ref->fd);
     return;
   }
   int fd = -1;

@@ -61,7 +61,8 @@ static int resolve(MDB_txn *txn, struct objstore_backend_pool *bp,
 }
 
 /* Open the data file of OID at SNAPID; on success *FD, *SIZE and, if REC is
- * not NULL, the record (caller frees). */
+ * not NULL, the record (caller frees).  An unsynced head file that a power
+ * loss took gives fd -1 and size 0: the object is empty. */
 static int open_at(struct objstore_backend_pool *bp, const char *oid,
                    uint64_t snapid, struct local_fd_ref *ref, uint64_t *size,
                    struct local_record *rec_out)
@@ -71,6 +72,7 @@ static int open_at(struct objstore_backend_pool *bp, const char *oid,
   int settled = local_obj_settle(bp, key, klen);
   if (settled < 0)
     return settled;
+  uint64_t missing = 0; /* an unsynced head file found missing */
   for (int attempt = 0; attempt < 100; attempt++) {
     MDB_txn *txn;
     struct local_record rec;
@@ -96,6 +98,21 @@ static int open_at(struct objstore_backend_pool *bp, const char *oid,
       gone = r == -ENOENT;
     }
     mdb_txn_abort(txn);
+    if (gone && rec.head_unsynced && file == rec.head_file) {
+      /* Replaced since we read the record, or lost in a power loss (the
+       * object is then empty): the record read again tells. */
+      if (missing == file) {
+        ref->fd = -1;
+        ref->slot = NULL;
+        *size = 0;
+        if (rec_out)
+          *rec_out = rec;
+        else
+          local_record_free(&rec);
+        return 0;
+      }
+      missing = file;
+    }
     if (r < 0) {
       local_record_free(&rec);
       if (gone)
@@ -263,6 +280,7 @@ int local_list_snaps(struct objstore_backend_pool *bp, const char *oid,
   struct local_record rec = {0};
   memset(set, 0, sizeof *set);
   int r = local_obj_settle(bp, key, klen), fd = -1;
+  uint64_t missing = 0;
   for (int attempt = 0; r == 0 && attempt < 100; attempt++) {
     MDB_txn *txn;
     if ((r = kvenv_begin(bp->kv, false, &txn)) < 0)
@@ -274,6 +292,11 @@ int local_list_snaps(struct objstore_backend_pool *bp, const char *oid,
     mdb_txn_abort(txn);
     if (r < 0 || fd != -ENOENT)
       break;
+    if (rec.head_unsynced && missing == rec.head_file) {
+      fd = -1; /* lost in a power loss: an empty head (see open_at) */
+      break;
+    }
+    missing = rec.head_unsynced ? rec.head_file : 0;
     local_record_free(&rec); /* replaced meanwhile: read the record again */
   }
   if (r == -ENOENT)

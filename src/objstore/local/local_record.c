@@ -113,7 +113,8 @@ int local_record_decode(const void *data, size_t len, struct local_record *rec)
   if (len < 2 || r.p[0] != RECORD_FORMAT)
     return lbd_error(EIO, "object record has unknown format %d",
                      len ? r.p[0] : -1);
-  rec->head_exists = r.p[1] != 0;
+  rec->head_exists = (r.p[1] & 1) != 0;
+  rec->head_unsynced = (r.p[1] & 2) != 0;
   r.p += 2;
   rec->iid = rd64(&r);
   rec->version = rd64(&r);
@@ -171,7 +172,10 @@ int local_record_encode(const struct local_record *rec, void **out,
                         size_t *len)
 {
   struct writer w = {0};
-  unsigned char head[2] = {RECORD_FORMAT, rec->head_exists};
+  unsigned char head[2] = {RECORD_FORMAT,
+                           (unsigned char)(rec->head_exists |
+                                           (rec->head_exists &&
+                                            rec->head_unsynced) << 1)};
   wr(&w, head, 2);
   wr64(&w, rec->iid);
   wr64(&w, rec->version);

@@ -292,6 +292,7 @@ struct work {
   bool removed;      /* the old head's data and metadata are gone */
   int fd;            /* new head data file, or -1 */
   uint64_t file;
+  bool data_written; /* into fd: else it is empty and needs no sync */
   int old_fd;        /* the old head's data file, or -1 */
   uint64_t old_size;
   struct extent_set dirty; /* ranges of the old head that changed */
@@ -307,6 +308,7 @@ static int work_new_file(struct objstore_backend_pool *bp, struct work *w,
     return fd;
   w->fd = fd;
   if (seed && w->exists && !w->removed && w->old_fd >= 0) {
+    w->data_written = true;
     int r = local_file_copy(w->old_fd, fd);
     if (r < 0)
       return r;
@@ -322,6 +324,7 @@ static void work_drop_file(struct objstore_backend_pool *bp, struct work *w)
   close(w->fd);
   local_file_unlink(bp, w->file);
   w->fd = -1;
+  w->data_written = false;
 }
 
 static uint64_t work_size(const struct work *w)
@@ -366,6 +369,7 @@ static int work_data(MDB_txn *txn, struct objstore_backend_pool *bp,
         r = lbd_error(errno, "object %s: %s", oid, strerror(errno));
       if (r == 0)
         r = work_new_file(bp, w, false);
+      w->data_written = true;
       if (r == 0)
         r = local_pwrite_streaming(w->fd, s->data, s->len, 0);
       if (r == 0 && ftruncate(w->fd, (off_t)s->len) < 0)
@@ -380,6 +384,7 @@ static int work_data(MDB_txn *txn, struct objstore_backend_pool *bp,
     case STEP_TRUNCATE:
       if ((r = work_new_file(bp, w, true)) < 0)
         break;
+      w->data_written = true;
       step_range(s, size, &off, &len);
       extent_set_add(&w->dirty, off, len);
       r = apply_data_step(w->fd, s, size);
@@ -571,10 +576,13 @@ static int work_commit(struct objstore_backend_pool *bp, const char *oid,
     rec.version = pool_version;
     rec.mtime_ns = local_now_ns();
     rec.head_exists = w->exists;
-    if (w->exists && w->fd >= 0)
+    if (w->exists && w->fd >= 0) {
       rec.head_file = w->file;
-    else if (!w->exists)
+      rec.head_unsynced = !w->data_written;
+    } else if (!w->exists) {
       rec.head_file = 0;
+      rec.head_unsynced = false;
+    }
     if (!rec.head_exists && rec.nclones == 0)
       r = kv_del(txn, bp->kv->dbi[LDB_OBJ], key, klen);
     else
@@ -621,6 +629,8 @@ static int run_full(struct objstore_backend_pool *bp, const char *oid,
                   snapc->seq, pool_seq);
   if (r == 0 && w.exists) {
     w.old_fd = local_file_open(bp, rec.head_file, O_RDONLY);
+    if (w.old_fd == -ENOENT && rec.head_unsynced) /* lost: it was empty */
+      w.old_fd = local_file_recreate(bp, rec.head_file);
     struct stat st;
     if (w.old_fd < 0)
       r = w.old_fd == -ENOENT
@@ -634,8 +644,17 @@ static int run_full(struct objstore_backend_pool *bp, const char *oid,
   if (r == 0)
     r = work_data(txn, bp, oid, op, &w);
   mdb_txn_abort(txn);
-  /* The new data is on disk before any commit can make it the head. */
-  if (r == 0 && w.fd >= 0 && fdatasync(w.fd) < 0)
+  /* The new data is on disk before any commit can make it the head.  A new
+   * empty file need not be (the record says so), saving a sync for every
+   * object created empty: what a power loss takes of it, nothing flushed
+   * was in. */
+  if (r == 0 && w.fd >= 0 && w.data_written && fdatasync(w.fd) < 0)
+    r = lbd_error(errno, "object %s: syncing its data: %s", oid,
+                  strerror(errno));
+  /* An unsynced head about to become a clone is synced first. */
+  if (r == 0 && w.rec && rec.head_unsynced && w.old_fd >= 0 && snapc &&
+      snapc->seq > rec.snap_seq && (w.fd >= 0 || w.removed) &&
+      fdatasync(w.old_fd) < 0)
     r = lbd_error(errno, "object %s: syncing its data: %s", oid,
                   strerror(errno));
   bool buried = false;
