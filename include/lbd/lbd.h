@@ -216,6 +216,44 @@ int lbd_list_children(lbd_image_t *image, const char *snap, char ***children,
  * snapshots stop depending on the parent too). */
 int lbd_flatten(lbd_image_t *image, lbd_progress_fn_t progress, void *arg);
 
+/* ---- live migration --------------------------------------------------- */
+
+/* Link a new image DST (in DST_IO) to image SRC (in SRC_IO) and switch
+ * clients to it: SRC goes to the trash (source "migration"), read-only;
+ * DST gets SRC's snapshots and metadata and reads SRC wherever it has no
+ * data yet.  O(1) in the image size.  OPTS: DST's layout (zero fields:
+ * SRC's; a new object size alone carries SRC's default striping along).
+ * FLATTEN: DST will not depend on SRC's parent.  Refused, with nothing
+ * changed, if SRC is open elsewhere, locked, migrating, or has clones, or
+ * if DST exists.  After a crash, run it again (or abort). */
+int lbd_migration_prepare(lbd_ioctx_t *src_io, const char *src,
+                          lbd_ioctx_t *dst_io, const char *dst,
+                          const struct lbd_image_options *opts, bool flatten);
+/* IMAGE, in the calls below: the target's name, or the source's (also in
+ * the trash), in IO. */
+/* Copy every object of the source (with every snapshot) with THREADS
+ * threads (0: a default), while clients use the target.  Resumable. */
+int lbd_migration_execute(lbd_ioctx_t *io, const char *image, unsigned threads,
+                          lbd_progress_fn_t progress, void *arg);
+/* After execute: drop the link and remove the source. */
+int lbd_migration_commit(lbd_ioctx_t *io, const char *image,
+                         lbd_progress_fn_t progress, void *arg);
+/* Give the source back with every write clients made to the target, and
+ * remove the target (with snapshots taken on it since prepare). */
+int lbd_migration_abort(lbd_ioctx_t *io, const char *image,
+                        lbd_progress_fn_t progress, void *arg);
+
+struct lbd_migration_status {
+  char source_pool[129], source_ns[129], source_image[256], source_id[32];
+  char dest_pool[129], dest_ns[129], dest_image[256], dest_id[32];
+  char state[16];        /* preparing, prepared, executing, executed,
+                            committing, aborting, error */
+  char state_desc[128];
+};
+/* ENOENT (EINVAL for an image that exists) if IMAGE is not migrating. */
+int lbd_migration_status(lbd_ioctx_t *io, const char *image,
+                         struct lbd_migration_status *status);
+
 /* ---- object map (feature object-map) ---------------------------------- */
 
 /* Rebuild the image's object map from the data objects that exist (takes

@@ -92,6 +92,10 @@ const struct opt_def cli_opts[OPT_COUNT] = {
     [OPT_EXPORT_FORMAT] = {"export-format", 0, "<export-format>",
         "format of image file: 1 (raw bytes) or 2 (rbd's\n"
         "format with snapshots) [default: 1]"},
+    [OPT_FLATTEN] = {"flatten", 0, NULL,
+        "make the target independent of the source's parent"},
+    [OPT_CONCURRENCY] = {"concurrency", 0, "<n>",
+        "objects copied at once [default: 8]"},
 };
 
 bool opt_is_global(enum opt_id id)

@@ -44,6 +44,8 @@ enum opt_id {
   OPT_LIMIT,
   /* diff, export-diff, export/import --export-format */
   OPT_FROM_SNAP, OPT_WHOLE_OBJECT, OPT_EXPORT_FORMAT,
+  /* migration prepare / execute */
+  OPT_FLATTEN, OPT_CONCURRENCY,
   OPT_COUNT
 };
 
@@ -266,6 +268,15 @@ int cmd_cp(struct ctx *c);
 int cmd_clone(struct ctx *c);
 int cmd_children(struct ctx *c);
 int cmd_flatten(struct ctx *c);
+/* cmd_migration.c */
+int cmd_migration_prepare(struct ctx *c);
+int cmd_migration_execute(struct ctx *c);
+int cmd_migration_commit(struct ctx *c);
+int cmd_migration_abort(struct ctx *c);
+/* The Migration block of `lbd status` for IMAGE of IO (nothing if it is
+ * not migrating); into J if given (--format json). */
+int migration_status_print(struct ctx *c, lbd_ioctx_t *io, const char *image,
+                           json_t *j);
 int cmd_du(struct ctx *c);
 /* cmd_trash.c, cmd_meta.c, cmd_config.c */
 int cmd_trash_mv(struct ctx *c);

@@ -381,9 +381,11 @@ int cmd_resize(struct ctx *c)
   return r;
 }
 
-static int print_status(struct ctx *c, const struct lbd_watcher *w, size_t n)
+/* Watchers (all but our own open), then the Migration block if any. */
+static int print_status(struct ctx *c, lbd_ioctx_t *io, const char *image,
+                        const struct lbd_watcher *w, size_t n)
 {
-  pid_t self = getpid(); /* our own read-only open is not a watcher to show */
+  pid_t self = getpid();
   size_t shown = 0;
   for (size_t i = 0; i < n; i++)
     shown += w[i].pid != self;
@@ -395,18 +397,24 @@ static int print_status(struct ctx *c, const struct lbd_watcher *w, size_t n)
                                              w[i].client, "pid", (int)w[i].pid,
                                              "mode", w[i].rw ? "read-write"
                                                              : "read-only"));
-    return json_print(c, json_pack("{s:o}", "watchers", arr));
+    json_t *j = json_pack("{s:o}", "watchers", arr);
+    int r = migration_status_print(c, io, image, j);
+    if (r < 0 && r != -EINVAL && r != -ENOENT) {
+      json_decref(j);
+      return r;
+    }
+    return json_print(c, j);
   }
-  if (!shown) {
+  if (!shown)
     printf("Watchers: none\n");
-    return 0;
-  }
-  printf("Watchers:\n");
+  else
+    printf("Watchers:\n");
   for (size_t i = 0; i < n; i++)
     if (w[i].pid != self)
       printf("\twatcher=%s pid=%d mode=%s\n", w[i].client, (int)w[i].pid,
              w[i].rw ? "read-write" : "read-only");
-  return 0;
+  int r = migration_status_print(c, io, image, NULL);
+  return r == -EINVAL || r == -ENOENT ? 0 : r;
 }
 
 int cmd_status(struct ctx *c)
@@ -419,14 +427,25 @@ int cmd_status(struct ctx *c)
   int r = spec_image(c, SPEC_SOURCE, false, &s);
   if (r < 0)
     return r;
-  if ((r = args_done(c)) == 0 && (r = cli_open(c, &s, false, &io, &img)) == 0) {
-    if ((r = lbd_watchers_list(img, &w, &n)) < 0) {
-      cli_fail(c, r, "listing watchers");
+  if ((r = args_done(c)) == 0 && (r = cli_ioctx(c, s.pool, s.ns, &io)) == 0) {
+    r = lbd_open(io, s.image, NULL, LBD_OPEN_READ_ONLY, &img);
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s", lbd_last_error());
+    struct lbd_migration_status st;
+    if (r == -ENOENT && lbd_migration_status(io, s.image, &st) == 0) {
+      r = print_status(c, io, s.image, NULL, 0); /* a source, in the trash */
+    } else if (r < 0) {
+      cli_usage(c, "%s", msg); /* (its own errno, not EINVAL) */
     } else {
-      r = print_status(c, w, n);
-      lbd_watchers_list_free(w, n);
+      if ((r = lbd_watchers_list(img, &w, &n)) < 0) {
+        cli_fail(c, r, "listing watchers");
+      } else {
+        r = print_status(c, io, s.image, w, n);
+        lbd_watchers_list_free(w, n);
+      }
+      lbd_close(img);
     }
-    cli_close(c, io, img);
+    lbd_ioctx_destroy(io);
   }
   spec_free(&s);
   return r;

@@ -284,9 +284,59 @@ const struct command cli_commands[] = {
        "(example: [<pool>/[<namespace>/]]<image>@<snap>)", false}},
      {SPEC_OPTS, {OPT_SNAP, NULL}, {OPT_NONE, NULL}},
      cmd_snap_unprotect},
+    {"migration abort", NULL, "Cancel interrupted image migration.",
+     "Copies every write that clients made to the target since prepare\n"
+     "back into the source, removes the target (with the snapshots taken\n"
+     "on it since prepare) and gives the source back under its name,\n"
+     "read-write, with its snapshots as before.  Refused while the target\n"
+     "is open.  After a crash, run it again.",
+     {{"<image-spec>", "target image, or source image (also in the trash)\n"
+       "(example: [<pool>/[<namespace>/]]<image>)", false}},
+     {SPEC_OPTS, {OPT_NO_PROGRESS, NULL}, {OPT_NONE, NULL}},
+     cmd_migration_abort},
+    {"migration commit", NULL, "Commit image migration.",
+     "After execute: drops the link between the images and removes the\n"
+     "source with its snapshots and data.  After a crash, run it again.",
+     {{"<image-spec>", "target image, or source image (also in the trash)\n"
+       "(example: [<pool>/[<namespace>/]]<image>)", false}},
+     {SPEC_OPTS, {OPT_NO_PROGRESS, NULL}, {OPT_NONE, NULL}},
+     cmd_migration_commit},
+    {"migration execute", NULL, "Execute image migration.",
+     "Copies every object of the source, with every snapshot, into the\n"
+     "target, in parallel, while clients keep using the target; holes stay\n"
+     "holes.  Interrupted (Ctrl-C, kill, crash), it goes on where it stopped\n"
+     "when run again.  A second execute of the same image is refused.",
+     {{"<image-spec>", "target image, or source image (also in the trash)\n"
+       "(example: [<pool>/[<namespace>/]]<image>)", false}},
+     {SPEC_OPTS, {OPT_CONCURRENCY, NULL}, {OPT_NO_PROGRESS, NULL},
+      {OPT_NONE, NULL}},
+     cmd_migration_execute},
+    {"migration prepare", NULL, "Prepare image migration.",
+     "Links a new target image to the source in O(1): from then on clients\n"
+     "use the target (reads of data not yet copied go to the source, writes\n"
+     "copy the source's object up first).  The source moves to the trash,\n"
+     "read-only.  The target gets the source's snapshots and metadata, and\n"
+     "its layout from the options (the source's by default; a new object\n"
+     "size alone carries default striping along).  Without a target spec\n"
+     "the image keeps its name and changes its layout only.  Refused while\n"
+     "the source is open or locked.",
+     {{"<source-image-spec>", "source image specification\n"
+       "(example: [<pool>/[<namespace>/]]<image>)", false},
+      {"<dest-image-spec>", "destination image specification\n"
+       "(example: [<pool>/[<namespace>/]]<image>)", true}},
+     {{OPT_POOL, "source pool name"}, {OPT_NAMESPACE, "source namespace name"},
+      {OPT_IMAGE, "source image name"},
+      {OPT_DEST_POOL, "destination pool name [default: the source's]"},
+      {OPT_DEST_NAMESPACE, "destination namespace name [default: the "
+       "source's]"},
+      {OPT_DEST, "destination image name [default: the source's]"},
+      LAYOUT_OPTS, {OPT_FLATTEN, NULL}, {OPT_NONE, NULL}},
+     cmd_migration_prepare},
     {"status", NULL, "Show the status of this image.",
      "Lists the watchers: the processes that have the image open, with\n"
-     "their mode (read-write or read-only).",
+     "their mode (read-write or read-only); and for an image that takes\n"
+     "part in a migration (the target, or the source by its name while it\n"
+     "is in the trash), the migration: source, destination and state.",
      {{"<image-spec>", IMAGE_SPEC_HELP, false}},
      {SPEC_OPTS, FORMAT_OPTS, {OPT_NONE, NULL}},
      cmd_status},

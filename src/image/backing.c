@@ -2,6 +2,7 @@
  * clone's parent, an image opened read-only at the parent snapshot (whose
  * own parent, if any, is opened the same way: chains read through). */
 #include <errno.h>
+#include <pthread.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -44,11 +45,153 @@ static void parent_close(struct image_backing *b)
 
 static const struct image_backing_ops parent_ops = {parent_read, parent_close};
 
+/* A migration target's source: the source image read at the source
+ * snapshot that each target snapshot was made from (its head for the
+ * target's head and for snapshots taken after prepare). */
+struct source_snap {
+  uint64_t dst, src;
+  lbd_image_t *img; /* opened on first use */
+};
+struct source_backing {
+  struct image_backing base;
+  lbd_ioctx_t *io;
+  lbd_image_t *head;
+  pthread_mutex_t mu;
+  struct source_snap *snaps;
+  size_t nsnaps;
+  int depth;
+};
+
+static int source_image(struct source_backing *b, uint64_t snap,
+                        lbd_image_t **out)
+{
+  *out = b->head;
+  int r = 0;
+  pthread_mutex_lock(&b->mu);
+  for (size_t i = 0; i < b->nsnaps; i++) {
+    struct source_snap *s = &b->snaps[i];
+    if (s->dst != snap)
+      continue;
+    if (!s->img)
+      r = image_open(b->io, NULL, b->head->id, NULL, s->src,
+                     LBD_OPEN_READ_ONLY, b->depth + 1, &s->img);
+    *out = s->img;
+  }
+  pthread_mutex_unlock(&b->mu);
+  return r;
+}
+
+static int source_read(struct image_backing *base, uint64_t snap,
+                       uint64_t off, size_t len, void *buf)
+{
+  struct source_backing *b = (struct source_backing *)base;
+  lbd_image_t *src;
+  int r = source_image(b, snap, &src);
+  ssize_t n = r < 0 ? r : lbd_read(src, off, len, buf);
+  if (n < 0)
+    return (int)n;
+  if ((size_t)n < len)
+    memset((char *)buf + n, 0, len - (size_t)n);
+  return 0;
+}
+
+static void source_close(struct image_backing *base)
+{
+  struct source_backing *b = (struct source_backing *)base;
+  for (size_t i = 0; i < b->nsnaps; i++)
+    lbd_close(b->snaps[i].img);
+  free(b->snaps);
+  lbd_close(b->head);
+  lbd_ioctx_destroy(b->io);
+  pthread_mutex_destroy(&b->mu);
+  free(b);
+}
+
+static const struct image_backing_ops source_ops = {source_read, source_close};
+
+/* migration_snap_<target snap id> -> source snap id, from the header. */
+static int source_snap_map(struct lbd_image *img, struct source_backing *b)
+{
+  char after[OBJSTORE_MAX_OMAP_KEY + 1] = "migration_snap_";
+  bool more = true;
+  int r = 0;
+  while (r == 0 && more) {
+    struct objstore_kv *kvs;
+    size_t n;
+    if ((r = objstore_omap_get(img->io->pool, img->header_oid, after, 64, &kvs,
+                               &n, &more)) < 0)
+      return r;
+    for (size_t i = 0; r == 0 && i < n; i++) {
+      if (strncmp(kvs[i].key, "migration_snap_", 15) != 0) {
+        more = false;
+        break;
+      }
+      snprintf(after, sizeof after, "%s", kvs[i].key);
+      struct source_snap *p = realloc(b->snaps, (b->nsnaps + 1) * sizeof *p);
+      if (!p) {
+        r = lbd_error(ENOMEM, "out of memory");
+        break;
+      }
+      b->snaps = p;
+      p[b->nsnaps++] = (struct source_snap){
+          strtoull(kvs[i].key + 15, NULL, 16),
+          strtoull(kvs[i].value, NULL, 10), NULL};
+    }
+    objstore_kv_free(kvs, n);
+  }
+  return r;
+}
+
+static int source_open(struct lbd_image *img, int depth)
+{
+  const struct image_parent *pa = &img->hdr.parent;
+  struct source_backing *b = calloc(1, sizeof *b);
+  if (!b)
+    return lbd_error(ENOMEM, "out of memory");
+  b->base.ops = &source_ops;
+  b->depth = depth;
+  pthread_mutex_init(&b->mu, NULL);
+  int r = image_ioctx_by_id(img->io->cluster, pa->pool_id, pa->ns, &b->io);
+  if (r == 0)
+    r = image_open(b->io, NULL, pa->image_id, NULL, OBJSTORE_SNAP_HEAD,
+                   LBD_OPEN_READ_ONLY, depth + 1, &b->head);
+  if (r == 0)
+    r = source_snap_map(img, b);
+  if (r < 0) {
+    if (b->head)
+      source_close(&b->base);
+    else {
+      lbd_ioctx_destroy(b->io);
+      pthread_mutex_destroy(&b->mu);
+      free(b);
+    }
+    return lbd_error_prefix(r, "opening the migration source of %s",
+                            img->name);
+  }
+  img->backing = &b->base;
+  return 0;
+}
+
+/* Whether the image reads a migration source: a target, before commit. */
+bool image_migrating(const struct lbd_image *img)
+{
+  const struct image_migration *m = &img->hdr.migration;
+  return m->role == IMAGE_MIGRATION_TARGET && strcmp(m->state, "committing");
+}
+
 int image_backing_open(struct lbd_image *img, int depth)
 {
   const struct image_parent *pa = &img->hdr.parent;
   if (pa->pool_id < 0)
     return 0;
+  if (img->hdr.migration.role == IMAGE_MIGRATION_TARGET) {
+    if (!image_migrating(img))
+      return 0; /* committing: every byte is here */
+    if (depth >= MAX_CHAIN)
+      return lbd_error(ELOOP, "image %s: too many levels of backing",
+                       img->name);
+    return source_open(img, depth);
+  }
   if (depth >= MAX_CHAIN)
     return lbd_error(ELOOP, "image %s is a clone more than %d levels deep",
                      img->name, MAX_CHAIN);

@@ -33,6 +33,8 @@ struct image_backing {
  * DEPTH counts the clones below (a chain deeper than 32 is refused). */
 int image_backing_open(struct lbd_image *img, int depth);
 void image_backing_close(struct lbd_image *img);
+/* Whether IMG is a migration target that still reads its source. */
+bool image_migrating(const struct lbd_image *img);
 
 /* Fill BUF with [OFF, OFF+LEN) of the backing as IMG sees it at its
  * snapshot SNAP (OBJSTORE_SNAP_HEAD: its head): the backing's bytes below

@@ -175,7 +175,8 @@ int image_children_list(struct lbd_image *img, uint64_t snap_id,
     *count = 0;
     return r;
   }
-  qsort(*specs, *count, sizeof **specs, name_cmp);
+  if (*count > 1)
+    qsort(*specs, *count, sizeof **specs, name_cmp);
   return 0;
 }
 
@@ -245,7 +246,8 @@ int lbd_get_parent(lbd_image_t *img, struct lbd_parent_info *info)
 {
   lbd_error_clear();
   memset(info, 0, sizeof *info);
-  if (!img->backing || !img->hdr.parent.overlap)
+  if (!img->backing || !img->hdr.parent.overlap ||
+      img->hdr.migration.role == IMAGE_MIGRATION_TARGET)
     return lbd_error(ENOENT, "image %s has no parent", img->name);
   const struct image_parent *pa = &img->hdr.parent;
   lbd_ioctx_t *io;
@@ -308,22 +310,26 @@ static void *flatten_worker(void *arg)
   }
 }
 
-static int flatten_objects(struct lbd_image *img, uint64_t overlap,
-                           lbd_progress_fn_t progress, void *arg)
+int image_copyup_all(struct lbd_image *img, uint64_t overlap,
+                     unsigned threads, lbd_progress_fn_t progress, void *arg)
 {
   struct flatten f = {.img = img, .progress = progress, .arg = arg,
                       .count = striping_object_count(&img->hdr.layout,
                                                      overlap)};
   pthread_mutex_init(&f.mu, NULL);
-  pthread_t threads[FLATTEN_THREADS];
+  if (threads < 1)
+    threads = 1;
+  if (threads > 64)
+    threads = 64;
+  pthread_t tids[64];
   size_t started = 0;
-  for (; started < FLATTEN_THREADS && started < f.count; started++)
-    if (pthread_create(&threads[started], NULL, flatten_worker, &f) != 0)
+  for (; started < threads && started < f.count; started++)
+    if (pthread_create(&tids[started], NULL, flatten_worker, &f) != 0)
       break;
   if (started == 0 && f.count)
     flatten_worker(&f);
   for (size_t i = 0; i < started; i++)
-    pthread_join(threads[i], NULL);
+    pthread_join(tids[i], NULL);
   pthread_mutex_destroy(&f.mu);
   if (f.error)
     return lbd_error(f.error, "%s", f.message);
@@ -359,6 +365,9 @@ int lbd_flatten(lbd_image_t *img, lbd_progress_fn_t progress, void *arg)
     r = lbd_error(EROFS, "image %s is open read-only", img->name);
   if (r == 0)
     r = image_acquire_lock(img);
+  if (r == 0 && img->hdr.migration.role == IMAGE_MIGRATION_TARGET)
+    r = lbd_error(EBUSY, "image %s is being migrated: 'lbd migration "
+                  "execute' copies its data", img->name);
   if (r == 0 && (img->hdr.parent.pool_id < 0 || !img->backing))
     r = lbd_error(EINVAL, "image %s is not a clone: nothing to flatten",
                   img->name);
@@ -373,7 +382,7 @@ int lbd_flatten(lbd_image_t *img, lbd_progress_fn_t progress, void *arg)
   uint64_t overlap = img->hdr.parent.overlap; /* snapshots may read more */
   if (image_copyup_history(img) && image_snap_overlap_max(img) > overlap)
     overlap = image_snap_overlap_max(img);
-  r = flatten_objects(img, overlap, progress, arg);
+  r = image_copyup_all(img, overlap, FLATTEN_THREADS, progress, arg);
   pthread_rwlock_unlock(&img->io_lock);
   if (r == 0)
     r = flatten_unlink(img);

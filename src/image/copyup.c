@@ -23,7 +23,8 @@ void image_piece_step(struct objstore_write_op *op, const struct piece_op *p)
 bool image_copyup_history(const struct lbd_image *img)
 {
   return img->snapc.nsnaps > 0 &&
-         (img->hdr.features & LBD_FEATURE_DEEP_FLATTEN);
+         ((img->hdr.features & LBD_FEATURE_DEEP_FLATTEN) ||
+          img->hdr.migration.role == IMAGE_MIGRATION_TARGET);
 }
 
 static uint64_t image_overlap(const struct lbd_image *img)
@@ -48,10 +49,12 @@ static int copyup_head(struct lbd_image *img, uint64_t objectno,
     r = image_backing_read_object(img, OBJSTORE_SNAP_HEAD, objectno,
                                   image_overlap(img), buf, &runs, &nruns);
   }
-  struct objstore_write_op *op = r == 0 ? objstore_write_op_new() : NULL;
-  if (r == 0 && !op)
+  bool empty = r == 0 && p->kind == PIECE_COPYUP && nruns == 0;
+  struct objstore_write_op *op = r == 0 && !empty ? objstore_write_op_new()
+                                                  : NULL;
+  if (r == 0 && !empty && !op)
     r = lbd_error(ENOMEM, "out of memory");
-  if (r == 0) {
+  if (r == 0 && !empty) {
     objstore_write_op_create(op, true);
     for (size_t i = 0; i < nruns; i++)
       objstore_write_op_write(op, runs[i].off, buf + runs[i].off, runs[i].len);
@@ -61,7 +64,7 @@ static int copyup_head(struct lbd_image *img, uint64_t objectno,
   objstore_write_op_free(op);
   free(runs);
   free(buf);
-  return r;
+  return r == 0 && empty ? 1 : r;
 }
 
 /* One state of the history being built; SNAPS ascending. */
@@ -180,13 +183,16 @@ static int copyup_history(struct lbd_image *img, uint64_t objectno,
     hstate_free(&s[--n]);
     memset(&s[n], 0, sizeof s[n]);
   }
+  bool empty = p->kind == PIECE_COPYUP && head.nruns == 0;
+  for (size_t i = 0; empty && i < n; i++)
+    empty = s[i].nruns == 0;
   uint64_t seq = n ? s[n - 1].snaps[s[n - 1].nsnaps - 1] : 0;
   for (size_t i = 0; r == 0 && i < n; i++)
     hs[i] = (struct objstore_history_state){s[i].snaps, s[i].nsnaps,
                                             s[i].nruns > 0, s[i].buf,
                                             s[i].size, s[i].runs,
                                             s[i].nruns};
-  if (r == 0) {
+  if (r == 0 && !empty) { /* (the backing has nothing: nor will we) */
     hs[n] = (struct objstore_history_state){NULL, 0, true, head.buf,
                                             head.size, head.runs, head.nruns};
     r = objstore_create_history(img->data, oid, hs, n + 1, seq);
@@ -196,7 +202,7 @@ static int copyup_history(struct lbd_image *img, uint64_t objectno,
   hstate_free(&head);
   free(s);
   free(hs);
-  return r;
+  return r == 0 && empty ? 1 : r;
 }
 
 int image_copyup(struct lbd_image *img, uint64_t objectno, const char *oid,

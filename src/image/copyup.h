@@ -31,7 +31,8 @@ void image_piece_step(struct objstore_write_op *op, const struct piece_op *p);
 
 /* Create object OBJECTNO (named OID) from the backing with P applied: its
  * whole history when HISTORY.  EEXIST if it exists already (with HISTORY:
- * also if only snapshot clones of it exist). */
+ * also if only snapshot clones of it exist); 1 if P is PIECE_COPYUP and the
+ * backing has nothing for it (then nothing is created). */
 int image_copyup(struct lbd_image *img, uint64_t objectno, const char *oid,
                  const struct piece_op *p, bool history);
 

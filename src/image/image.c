@@ -76,9 +76,9 @@ void lbd_features_format(uint64_t features, char *buf, size_t size)
 }
 
 /* Fill HDR from OPTS with rbd's defaults and rules. */
-static int header_from_options(lbd_ioctx_t *io,
-                               const struct lbd_image_options *opts,
-                               struct image_header *hdr)
+int image_header_from_options(lbd_ioctx_t *io,
+                              const struct lbd_image_options *opts,
+                              struct image_header *hdr)
 {
   memset(hdr, 0, sizeof *hdr);
   hdr->parent.pool_id = -1;
@@ -143,7 +143,7 @@ int image_create(lbd_ioctx_t *io, const char *name,
   char id[IMAGE_ID_LEN + 1];
   int r = image_check_name("image name", name);
   if (r == 0)
-    r = header_from_options(io, opts, &hdr);
+    r = image_header_from_options(io, opts, &hdr);
   if (r == 0 && parent) {
     hdr.parent = *parent;
     if (!(hdr.features & LBD_FEATURE_LAYERING))
@@ -185,8 +185,8 @@ fail:;
   return lbd_error(r, "creating image %s: %s", name, msg);
 }
 
-static int open_data_pool(lbd_ioctx_t *io, const struct image_header *hdr,
-                          struct objstore_pool **data)
+int image_open_data_pool(lbd_ioctx_t *io, const struct image_header *hdr,
+                         struct objstore_pool **data)
 {
   int64_t id = hdr->data_pool_id >= 0 ? hdr->data_pool_id : io->pool_id;
   return objstore_pool_open(io->cluster->os, id, io->ns, data);
@@ -276,7 +276,7 @@ int image_open(lbd_ioctx_t *io, const char *name, const char *id,
   int r;
   if ((r = image_find(img, name, id)) < 0 ||
       (r = image_header_read(io->pool, img->id, &img->hdr)) < 0 ||
-      (r = open_data_pool(io, &img->hdr, &img->data)) < 0)
+      (r = image_open_data_pool(io, &img->hdr, &img->data)) < 0)
     goto fail;
   snprintf(img->header_oid, sizeof img->header_oid, IMAGE_HEADER_PREFIX "%s",
            img->id);
@@ -285,6 +285,12 @@ int image_open(lbd_ioctx_t *io, const char *name, const char *id,
   if ((snap || snap_id != OBJSTORE_SNAP_HEAD) &&
       (r = image_at_snap(img, snap, snap_id)) < 0)
     goto fail;
+  if (!img->read_only && !(flags & IMAGE_OPEN_MIGRATION) &&
+      img->hdr.migration.role == IMAGE_MIGRATION_SOURCE) {
+    r = lbd_error(EROFS, "image being migrated to %s: it is read-only until "
+                  "'lbd migration abort'", img->hdr.migration.peer_name);
+    goto fail;
+  }
   if ((r = image_backing_open(img, depth)) < 0)
     goto fail;
   if ((r = objstore_watch(io->pool, img->header_oid,
@@ -533,7 +539,7 @@ int image_remove_storage(lbd_ioctx_t *io, const char *id,
     struct objstore_pool *data;
     struct lbd_snap_info *snaps = NULL;
     size_t nsnaps = 0;
-    if ((r = open_data_pool(io, hdr, &data)) < 0)
+    if ((r = image_open_data_pool(io, hdr, &data)) < 0)
       return lbd_error_prefix(r, "data pool");
     snprintf(oid, sizeof oid, IMAGE_HEADER_PREFIX "%s", id);
     r = image_snaps_read(io->pool, oid, &snaps, &nsnaps);
@@ -552,7 +558,8 @@ int image_remove_storage(lbd_ioctx_t *io, const char *id,
   snprintf(oid, sizeof oid, IMAGE_HEADER_PREFIX "%s", id);
   if (r == 0 && (r = objstore_remove(io->pool, oid, NULL)) == -ENOENT)
     r = 0;
-  if (r == 0 && hdr && hdr->parent.pool_id >= 0)
+  if (r == 0 && hdr && hdr->parent.pool_id >= 0 &&
+      hdr->migration.role != IMAGE_MIGRATION_TARGET)
     r = image_child_unlink(io->cluster, hdr, io->pool_id, io->ns, id);
   if (r == 0)
     lbd_error_clear();

@@ -52,6 +52,23 @@ struct image_parent {
   uint64_t overlap;                   /* bytes of the image that read it */
 };
 
+/* A live migration this image takes part in (migration/migration.h). */
+enum image_migration_role {
+  IMAGE_MIGRATION_NONE,
+  IMAGE_MIGRATION_SOURCE,
+  IMAGE_MIGRATION_TARGET,
+};
+struct image_migration {
+  enum image_migration_role role;
+  int64_t peer_pool;                  /* the other image of the pair */
+  char peer_ns[OBJSTORE_MAX_NS + 1];
+  char peer_id[IMAGE_ID_LEN + 1];
+  char peer_name[IMAGE_MAX_NAME + 1];
+  char state[16];                     /* target: preparing, prepared, ... */
+  char state_desc[128];
+  bool flatten;
+};
+
 struct image_header {
   uint64_t size;
   struct striping layout;
@@ -59,7 +76,9 @@ struct image_header {
   int64_t data_pool_id; /* -1: none */
   int64_t create_time;
   uint64_t snap_seq;
+  /* A clone's parent; of a migration target, its source (snap_id HEAD). */
   struct image_parent parent;
+  struct image_migration migration;
   uint64_t version;     /* of the header object, when read */
 };
 
@@ -131,6 +150,10 @@ int image_header_create(struct objstore_pool *pool, const char *id,
 /* Set the size, if the header is still at HDR->version. */
 int image_header_set_size(struct objstore_pool *pool, const char *id,
                           const struct image_header *hdr, uint64_t size);
+/* Set the migration keys of HDR->migration (role NONE: remove them), if the
+ * header is still at HDR->version. */
+int image_header_set_migration(struct objstore_pool *pool, const char *id,
+                               const struct image_header *hdr);
 /* Set the parent overlap (0: drop the parent link), if the header is still
  * at HDR->version. */
 int image_header_set_overlap(struct objstore_pool *pool, const char *id,
@@ -142,6 +165,14 @@ int image_remove_storage(lbd_ioctx_t *io, const char *id,
                          const struct image_header *hdr,
                          lbd_progress_fn_t progress, void *arg);
 
+/* image.c: the header an image made with OPTS in IO would get. */
+int image_header_from_options(lbd_ioctx_t *io,
+                              const struct lbd_image_options *opts,
+                              struct image_header *hdr);
+/* image.c: the data pool of an image with HDR, opened in IO's namespace. */
+int image_open_data_pool(lbd_ioctx_t *io, const struct image_header *hdr,
+                         struct objstore_pool **data);
+
 /* image.c: create image NAME; a clone of PARENT (in PARENT_IO) if not
  * NULL. */
 int image_create(lbd_ioctx_t *io, const char *name,
@@ -151,6 +182,7 @@ int image_create(lbd_ioctx_t *io, const char *name,
 /* image.c: open an image by NAME, or by ID when NAME is NULL; at snapshot
  * SNAP (a name) or SNAP_ID (unless OBJSTORE_SNAP_HEAD), then read-only.
  * DEPTH: how many clones below this one are opening it as their parent. */
+#define IMAGE_OPEN_MIGRATION (1u << 30) /* a migration source, read-write */
 int image_open(lbd_ioctx_t *io, const char *name, const char *id,
                const char *snap, uint64_t snap_id, unsigned flags, int depth,
                lbd_image_t **out);
@@ -168,6 +200,13 @@ int image_snap_lookup(struct objstore_pool *pool, const char *header_oid,
  * none was). */
 int image_snap_overlap(struct lbd_image *img, uint64_t snap_id,
                        uint64_t *overlap);
+/* Give image ID (header in POOL, data in DATA) a snapshot as SNAP of its
+ * migration source: name, size (its overlap too), protection, time, and a
+ * migration_snap_<id> key naming SNAP->id.  Nothing if it has one of that
+ * name already. */
+int image_snap_import(struct objstore_pool *pool, const char *id,
+                      struct objstore_pool *data,
+                      const struct lbd_snap_info *snap);
 /* Rebuild img->snapc from the header's snapshots and img->hdr.snap_seq. */
 int image_snapc_refresh(struct lbd_image *img);
 /* The largest overlap of the image's snapshots (0 if none). */
@@ -209,6 +248,10 @@ int image_object_map_released(struct lbd_image *img);
 /* image_io.c */
 void image_data_oid(const struct lbd_image *img, uint64_t objectno,
                     char *buf, size_t size);
+/* clone.c: copy up every object under OVERLAP that the image lacks (and
+ * the backing has), with THREADS threads; PROGRESS hears (done, total). */
+int image_copyup_all(struct lbd_image *img, uint64_t overlap,
+                     unsigned threads, lbd_progress_fn_t progress, void *arg);
 /* Copy object OBJECTNO up from the backing unless it is here already. */
 int image_copyup_object(struct lbd_image *img, uint64_t objectno);
 /* Make object OBJECTNO what it was at SNAPID (BUF: object-size scratch). */

@@ -27,11 +27,45 @@ static int parse_u64(const struct objstore_kv *kv, uint64_t *v)
   return 0;
 }
 
+static void copy_text(char *dst, size_t size, const struct objstore_kv *kv)
+{
+  size_t n = kv->len < size - 1 ? kv->len : size - 1;
+  memcpy(dst, kv->value, n);
+  dst[n] = 0;
+}
+
+/* migration_role, _pool, _ns, _image, _name, _state, _state_desc,
+ * _flatten. */
+static int migration_field(struct image_migration *m,
+                           const struct objstore_kv *kv)
+{
+  const char *k = kv->key + 10, *v = kv->value;
+  if (strcmp(k, "role") == 0)
+    m->role = strcmp(v, "source") == 0   ? IMAGE_MIGRATION_SOURCE
+              : strcmp(v, "target") == 0 ? IMAGE_MIGRATION_TARGET
+                                         : IMAGE_MIGRATION_NONE;
+  else if (strcmp(k, "pool") == 0)
+    m->peer_pool = strtoll(v, NULL, 10);
+  else if (strcmp(k, "ns") == 0)
+    copy_text(m->peer_ns, sizeof m->peer_ns, kv);
+  else if (strcmp(k, "image") == 0)
+    copy_text(m->peer_id, sizeof m->peer_id, kv);
+  else if (strcmp(k, "name") == 0)
+    copy_text(m->peer_name, sizeof m->peer_name, kv);
+  else if (strcmp(k, "state") == 0)
+    copy_text(m->state, sizeof m->state, kv);
+  else if (strcmp(k, "state_desc") == 0)
+    copy_text(m->state_desc, sizeof m->state_desc, kv);
+  else if (strcmp(k, "flatten") == 0)
+    m->flatten = strcmp(v, "1") == 0;
+  return 0;
+}
+
 /* parent_pool, parent_ns, parent_image, parent_snap, parent_overlap. */
 static int parent_field(struct image_parent *p, const struct objstore_kv *kv)
 {
   if (strncmp(kv->key, "parent_", 7) != 0)
-    return 0; /* keys of later layers (snapshots, metadata) */
+    return 0;
   const char *k = kv->key + 7, *v = kv->value;
   uint64_t x = 0;
   int r = 0;
@@ -94,7 +128,10 @@ static int header_field(struct image_header *hdr, const struct objstore_kv *kv,
     }
     return 0;
   }
-  return parent_field(&hdr->parent, kv);
+  if (strncmp(kv->key, "migration_", 10) == 0 &&
+      strncmp(kv->key, "migration_snap_", 15) != 0)
+    return migration_field(&hdr->migration, kv);
+  return parent_field(&hdr->parent, kv); /* or keys of other layers */
 }
 
 int image_header_read(struct objstore_pool *pool, const char *id,
@@ -142,6 +179,54 @@ static void set_u64(struct objstore_write_op *op, const char *key, uint64_t v)
   objstore_write_op_omap_set(op, key, buf, (size_t)n);
 }
 
+static void set_text(struct objstore_write_op *op, const char *key,
+                     const char *v)
+{
+  objstore_write_op_omap_set(op, key, v, strlen(v));
+}
+
+static const char *const migration_keys[] = {
+    "migration_role", "migration_pool", "migration_ns",
+    "migration_image", "migration_name", "migration_state",
+    "migration_state_desc", "migration_flatten"};
+
+static void migration_steps(struct objstore_write_op *op,
+                            const struct image_migration *m)
+{
+  if (m->role == IMAGE_MIGRATION_NONE) {
+    for (size_t i = 0; i < sizeof migration_keys / sizeof *migration_keys; i++)
+      objstore_write_op_omap_rm(op, migration_keys[i]);
+    return;
+  }
+  char pool[24];
+  snprintf(pool, sizeof pool, "%" PRId64, m->peer_pool);
+  set_text(op, "migration_role",
+           m->role == IMAGE_MIGRATION_SOURCE ? "source" : "target");
+  set_text(op, "migration_pool", pool);
+  set_text(op, "migration_ns", m->peer_ns);
+  set_text(op, "migration_image", m->peer_id);
+  set_text(op, "migration_name", m->peer_name);
+  set_text(op, "migration_state", m->state);
+  set_text(op, "migration_state_desc", m->state_desc);
+  set_text(op, "migration_flatten", m->flatten ? "1" : "0");
+}
+
+int image_header_set_migration(struct objstore_pool *pool, const char *id,
+                               const struct image_header *hdr)
+{
+  char oid[64];
+  header_oid(id, oid, sizeof oid);
+  struct objstore_write_op *op = objstore_write_op_new();
+  if (!op)
+    return lbd_error(ENOMEM, "out of memory");
+  objstore_write_op_assert_exists(op);
+  objstore_write_op_cmp_version(op, OBJSTORE_CMP_EQ, hdr->version);
+  migration_steps(op, &hdr->migration);
+  int r = objstore_write_op_operate(pool, oid, op, NULL, OBJSTORE_OP_FUA);
+  objstore_write_op_free(op);
+  return r;
+}
+
 int image_header_create(struct objstore_pool *pool, const char *id,
                         const struct image_header *hdr)
 {
@@ -163,6 +248,8 @@ int image_header_create(struct objstore_pool *pool, const char *id,
   set_u64(op, "snap_seq", hdr->snap_seq);
   if (hdr->features & LBD_FEATURE_OBJECT_MAP)
     objstore_write_op_omap_set(op, "object_map_state", "clean", 5);
+  if (hdr->migration.role != IMAGE_MIGRATION_NONE)
+    migration_steps(op, &hdr->migration);
   if (hdr->parent.pool_id >= 0) {
     set_u64(op, "parent_pool", (uint64_t)hdr->parent.pool_id);
     objstore_write_op_omap_set(op, "parent_ns", hdr->parent.ns,

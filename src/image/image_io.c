@@ -42,8 +42,10 @@ static int read_piece(const struct object_extent *e, void *arg)
   char oid[96];
   char *dst = c->buf + (e->image_off - c->base);
   ssize_t n = -ENOENT;
-  /* The map is exact while we hold the lock: no need to ask the store. */
+  /* The map is exact while we hold the lock: no need to ask the store
+   * (but a migration copies objects in without it). */
   if (!c->img->omap || c->snap != OBJSTORE_SNAP_HEAD ||
+      image_migrating(c->img) ||
       image_object_map_get(c->img, e->objectno) != OBJECT_NONEXISTENT) {
     image_data_oid(c->img, e->objectno, oid, sizeof oid);
     n = objstore_read(c->img->data, oid, c->snap, e->off, e->len, dst);
@@ -142,7 +144,7 @@ static int object_modify(struct lbd_image *img, uint64_t objectno,
   char oid[96];
   image_data_oid(img, objectno, oid, sizeof oid);
   pthread_mutex_t *guard = object_guard(img, objectno);
-  bool absent = img->omap &&
+  bool absent = img->omap && !image_migrating(img) &&
                 image_object_map_get(img, objectno) == OBJECT_NONEXISTENT;
   int r = image_object_map_set(img, objectno, OBJECT_EXISTS);
   if (r == 0 && !absent)
@@ -153,6 +155,8 @@ static int object_modify(struct lbd_image *img, uint64_t objectno,
        history--) {
     lbd_error_clear();
     r = image_copyup(img, objectno, oid, p, history);
+    if (r == 1) /* nothing to copy: the object stays missing */
+      r = image_object_map_set(img, objectno, OBJECT_NONEXISTENT);
     if (r == -EEXIST) {
       lbd_error_clear();
       r = piece_on_existing(img, oid, p);

@@ -211,7 +211,9 @@ int image_object_map_acquired(struct lbd_image *img)
 
 int image_object_map_released(struct lbd_image *img)
 {
-  if (!img->omap)
+  /* A migration copies objects in without the lock: the map of a target
+   * stays dirty, and the first holder after the commit rebuilds it. */
+  if (!img->omap || img->hdr.migration.role == IMAGE_MIGRATION_TARGET)
     return 0;
   return set_state(img, "clean");
 }

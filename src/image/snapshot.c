@@ -480,3 +480,52 @@ int lbd_snap_rollback(lbd_image_t *img, const char *name,
                                   img->name, name ? name : "")
                : 0;
 }
+
+int image_snap_import(struct objstore_pool *pool, const char *id,
+                      struct objstore_pool *data,
+                      const struct lbd_snap_info *snap)
+{
+  char oid[64];
+  snprintf(oid, sizeof oid, IMAGE_HEADER_PREFIX "%s", id);
+  struct lbd_snap_info have;
+  int r = image_snap_lookup(pool, oid, snap->name, &have);
+  if (r != -ENOENT)
+    return r; /* there already (a resumed prepare), or an error */
+  lbd_error_clear();
+  uint64_t sid;
+  if ((r = objstore_snap_create(data, &sid)) < 0)
+    return r;
+  char key[64], okey[64], mkey[64], value[IMAGE_MAX_NAME + 64], num[24],
+      src[24], seq[24];
+  snprintf(key, sizeof key, SNAP_PREFIX "%016" PRIx64, sid);
+  snprintf(okey, sizeof okey, OVERLAP_PREFIX "%016" PRIx64, sid);
+  snprintf(mkey, sizeof mkey, "migration_snap_%016" PRIx64, sid);
+  snprintf(value, sizeof value, "%" PRIu64 " %" PRId64 " %d %s", snap->size,
+           snap->timestamp, (int)snap->protected_, snap->name);
+  snprintf(num, sizeof num, "%" PRIu64, snap->size);
+  snprintf(src, sizeof src, "%" PRIu64, snap->id);
+  snprintf(seq, sizeof seq, "%" PRIu64, sid);
+  for (int i = 0; i < RETRIES; i++) {
+    struct image_header hdr;
+    if ((r = image_header_read(pool, id, &hdr)) < 0)
+      break;
+    struct objstore_write_op *op = objstore_write_op_new();
+    if (!op) {
+      r = lbd_error(ENOMEM, "out of memory");
+      break;
+    }
+    objstore_write_op_assert_exists(op);
+    objstore_write_op_cmp_version(op, OBJSTORE_CMP_EQ, hdr.version);
+    objstore_write_op_omap_set(op, key, value, strlen(value));
+    objstore_write_op_omap_set(op, okey, num, strlen(num));
+    objstore_write_op_omap_set(op, mkey, src, strlen(src));
+    objstore_write_op_omap_set(op, "snap_seq", seq, strlen(seq));
+    r = objstore_write_op_operate(pool, oid, op, NULL, OBJSTORE_OP_FUA);
+    objstore_write_op_free(op);
+    if (r != -ECANCELED)
+      break;
+  }
+  if (r < 0)
+    objstore_snap_remove(data, sid);
+  return r;
+}

@@ -1,0 +1,140 @@
+/* lbd migration prepare | execute | commit | abort, and the Migration block
+ * of lbd status. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+int cmd_migration_prepare(struct ctx *c)
+{
+  struct spec src, dst;
+  struct lbd_image_options o;
+  lbd_ioctx_t *io = NULL, *dst_io = NULL;
+  int r = spec_image(c, SPEC_SOURCE, false, &src);
+  if (r < 0)
+    return r;
+  bool named = opt_set(c, OPT_DEST) || c->next_pos < c->npos;
+  /* the target's pool and namespace default to the source's, and without
+   * a target the image keeps its name */
+  if (!opt_set(c, OPT_DEST_POOL))
+    c->val[OPT_DEST_POOL] = src.pool;
+  if (!opt_set(c, OPT_DEST_NAMESPACE))
+    c->val[OPT_DEST_NAMESPACE] = src.ns;
+  if (!named)
+    c->val[OPT_DEST] = src.image;
+  if ((r = spec_image(c, SPEC_DEST, false, &dst)) < 0) {
+    spec_free(&src);
+    return r;
+  }
+  if ((r = image_options(c, false, &o)) == 0 && (r = args_done(c)) == 0 &&
+      (r = cli_ioctx(c, src.pool, src.ns, &io)) == 0 &&
+      (r = cli_ioctx(c, dst.pool, dst.ns, &dst_io)) == 0 &&
+      (r = lbd_migration_prepare(io, src.image, dst_io, dst.image, &o,
+                                 opt_set(c, OPT_FLATTEN))) < 0)
+    cli_fail(c, r, NULL);
+  lbd_ioctx_destroy(dst_io);
+  lbd_ioctx_destroy(io);
+  spec_free(&src);
+  spec_free(&dst);
+  return r;
+}
+
+static int step_progress(uint64_t done, uint64_t total, void *arg)
+{
+  progress_update(arg, done, total);
+  return cli_interrupted != 0;
+}
+
+typedef int (*step_fn)(lbd_ioctx_t *io, const char *image,
+                       lbd_progress_fn_t progress, void *arg);
+
+/* One migration step on IMAGE-SPEC with progress as OP. */
+static int migration_step(struct ctx *c, const char *op, step_fn fn,
+                          unsigned threads)
+{
+  struct spec s;
+  lbd_ioctx_t *io;
+  int r = spec_image(c, SPEC_SOURCE, false, &s);
+  if (r < 0)
+    return r;
+  if ((r = args_done(c)) == 0 && (r = cli_ioctx(c, s.pool, s.ns, &io)) == 0) {
+    struct progress p;
+    cli_catch_signals();
+    progress_init(&p, c, op);
+    r = fn ? fn(io, s.image, step_progress, &p)
+           : lbd_migration_execute(io, s.image, threads, step_progress, &p);
+    if (r < 0) {
+      progress_fail(&p);
+      if (r == -ECANCELED && cli_interrupted)
+        cli_usage(c, "interrupted: run it again to go on");
+      else
+        cli_fail(c, r, NULL);
+    } else {
+      progress_finish(&p);
+    }
+    lbd_ioctx_destroy(io);
+  }
+  spec_free(&s);
+  return r;
+}
+
+int cmd_migration_execute(struct ctx *c)
+{
+  uint64_t threads = 0;
+  if (opt_set(c, OPT_CONCURRENCY) &&
+      (opt_u64(c, OPT_CONCURRENCY, &threads) < 0 || threads < 1 ||
+       threads > 64))
+    return cli_usage(c, "--concurrency takes a number from 1 to 64");
+  return migration_step(c, "Image migration", NULL, (unsigned)threads);
+}
+
+int cmd_migration_commit(struct ctx *c)
+{
+  return migration_step(c, "Commit image migration", lbd_migration_commit, 0);
+}
+
+int cmd_migration_abort(struct ctx *c)
+{
+  return migration_step(c, "Abort image migration", lbd_migration_abort, 0);
+}
+
+static void spec_text(const char *pool, const char *ns, const char *image,
+                      char *buf, size_t size)
+{
+  snprintf(buf, size, "%s/%s%s%s", pool, ns, *ns ? "/" : "", image);
+}
+
+int migration_status_print(struct ctx *c, lbd_ioctx_t *io, const char *image,
+                           json_t *j)
+{
+  struct lbd_migration_status st;
+  int r = lbd_migration_status(io, image, &st);
+  if (r == -EINVAL || r == -ENOENT)
+    return r; /* not migrating */
+  if (r < 0)
+    return cli_fail(c, r, "migration status");
+  char src[512], dst[512];
+  spec_text(st.source_pool, st.source_ns, st.source_image, src, sizeof src);
+  spec_text(st.dest_pool, st.dest_ns, st.dest_image, dst, sizeof dst);
+  if (j) {
+    json_object_set_new(
+        j, "migration",
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
+                  "source_pool_name", st.source_pool,
+                  "source_pool_namespace", st.source_ns, "source_image_name",
+                  st.source_image, "source_image_id", st.source_id,
+                  "dest_pool_name", st.dest_pool, "dest_pool_namespace",
+                  st.dest_ns, "dest_image_name", st.dest_image,
+                  "dest_image_id", st.dest_id, "state", st.state,
+                  "state_description", st.state_desc));
+    return 0;
+  }
+  printf("Migration:\n");
+  printf("\tsource: %s (%s)\n", src, st.source_id);
+  printf("\tdestination: %s (%s)\n", dst, st.dest_id);
+  printf("\tstate: %s%s%s\n", st.state, *st.state_desc ? " " : "",
+         st.state_desc);
+  return 0;
+}
