@@ -12,6 +12,7 @@
 #include "image/backing.h"
 #include "image/image.h"
 #include "util/error.h"
+#include "util/extents.h"
 
 #define MAX_CHAIN 32
 #define ZERO_BLOCK 4096
@@ -35,6 +36,32 @@ static int parent_read(struct image_backing *b, uint64_t snap, uint64_t off,
   return 0;
 }
 
+static int add_extent(uint64_t off, uint64_t len, bool exists, void *arg)
+{
+  return exists ? extent_set_add(arg, off, len) : 0;
+}
+
+/* The data extents of IMG (a parent or source handle), its own backing's
+ * included. */
+static int image_extents(lbd_image_t *img, uint64_t off, uint64_t len,
+                         struct extent_set *out)
+{
+  uint64_t size;
+  lbd_get_size(img, &size);
+  if (off >= size)
+    return 0;
+  if (len > size - off)
+    len = size - off;
+  return lbd_diff_iterate(img, NULL, off, len, true, false, add_extent, out);
+}
+
+static int parent_extents(struct image_backing *b, uint64_t snap,
+                          uint64_t off, uint64_t len, struct extent_set *out)
+{
+  (void)snap;
+  return image_extents(((struct parent_backing *)b)->parent, off, len, out);
+}
+
 static void parent_close(struct image_backing *b)
 {
   struct parent_backing *p = (struct parent_backing *)b;
@@ -43,7 +70,9 @@ static void parent_close(struct image_backing *b)
   free(p);
 }
 
-static const struct image_backing_ops parent_ops = {parent_read, parent_close};
+static const struct image_backing_ops parent_ops = {parent_read,
+                                                    parent_extents,
+                                                    parent_close};
 
 /* A migration target's source: the source image read at the source
  * snapshot that each target snapshot was made from (its head for the
@@ -95,6 +124,15 @@ static int source_read(struct image_backing *base, uint64_t snap,
   return 0;
 }
 
+static int source_extents(struct image_backing *base, uint64_t snap,
+                          uint64_t off, uint64_t len, struct extent_set *out)
+{
+  struct source_backing *b = (struct source_backing *)base;
+  lbd_image_t *src;
+  int r = source_image(b, snap, &src);
+  return r < 0 ? r : image_extents(src, off, len, out);
+}
+
 static void source_close(struct image_backing *base)
 {
   struct source_backing *b = (struct source_backing *)base;
@@ -107,7 +145,9 @@ static void source_close(struct image_backing *base)
   free(b);
 }
 
-static const struct image_backing_ops source_ops = {source_read, source_close};
+static const struct image_backing_ops source_ops = {source_read,
+                                                    source_extents,
+                                                    source_close};
 
 /* migration_snap_<target snap id> -> source snap id, from the header. */
 static int source_snap_map(struct lbd_image *img, struct source_backing *b)
@@ -232,6 +272,16 @@ int image_backing_read(struct lbd_image *img, uint64_t snap, uint64_t overlap,
   }
   memset((char *)buf + under, 0, len - under);
   return 0;
+}
+
+int image_backing_extents(struct lbd_image *img, uint64_t overlap,
+                          uint64_t off, uint64_t len, struct extent_set *out)
+{
+  if (!img->backing || off >= overlap)
+    return 0;
+  if (len > overlap - off)
+    len = overlap - off;
+  return img->backing->ops->extents(img->backing, img->snap_id, off, len, out);
 }
 
 bool image_backing_covers(const struct lbd_image *img, uint64_t objectno,

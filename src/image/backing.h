@@ -15,6 +15,7 @@
 
 struct lbd_image;
 struct image_backing;
+struct extent_set;
 
 struct image_backing_ops {
   /* Read [OFF, OFF+LEN) as image snapshot SNAP (OBJSTORE_SNAP_HEAD: the
@@ -22,6 +23,10 @@ struct image_backing_ops {
    * overlap. */
   int (*read)(struct image_backing *b, uint64_t snap, uint64_t off,
               size_t len, void *buf);
+  /* Add to OUT the extents of [OFF, OFF+LEN) holding data, as snapshot
+   * SNAP of the child sees them. */
+  int (*extents)(struct image_backing *b, uint64_t snap, uint64_t off,
+                 uint64_t len, struct extent_set *out);
   void (*close)(struct image_backing *b);
 };
 
@@ -41,6 +46,11 @@ bool image_migrating(const struct lbd_image *img);
  * OVERLAP, zeroes past it. */
 int image_backing_read(struct lbd_image *img, uint64_t snap, uint64_t overlap,
                        uint64_t off, size_t len, void *buf);
+
+/* Add to OUT the extents of [OFF, OFF+LEN) below OVERLAP where IMG (at its
+ * own snapshot) reads data of its backing. */
+int image_backing_extents(struct lbd_image *img, uint64_t overlap,
+                          uint64_t off, uint64_t len, struct extent_set *out);
 
 /* The first image byte of object OBJECTNO is under OVERLAP: the object has
  * data of the backing. */

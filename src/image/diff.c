@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "image/backing.h"
 #include "image/diff.h"
 #include "image/image_scan.h"
 #include "util/error.h"
@@ -60,22 +61,21 @@ struct obj_state {
 
 /* ---- the parent hook --------------------------------------------------- */
 
-/* THE ONE PLACE where a clone's parent enters the diff (the clones work
- * fills it in).  It sets D->parent to the image extents of [D->off,
- * D->end) that the image, at its end version, reads from its parent: where
- * the parent snapshot holds data, below the overlap (e.g. by
- * lbd_diff_iterate on the parent image with INCLUDE_PARENT, from the
- * beginning).  As librbd, only a diff from the beginning of time with
- * INCLUDE_PARENT looks at the parent.  The walk then examines every object
- * of the range and reports those extents as data in the objects the image
- * lacks at its end version.
- *
- * For now every image is taken to have no parent: the set stays empty. */
+/* THE ONE PLACE where a backing enters the diff: D->parent becomes the
+ * image extents of [D->off, D->end) that the image, at its end version,
+ * reads from its backing (a clone's parent snapshot, or a migration
+ * target's source) where the backing holds data, below the overlap.  As
+ * librbd, only a diff from the beginning of time with INCLUDE_PARENT looks
+ * at a parent; a migration target's source is its own data, always.  The
+ * walk then examines every object of the range and reports those extents
+ * as data in the objects the image lacks at its end version. */
 static int diff_parent_extents(struct diff *d, bool include_parent)
 {
-  (void)include_parent;
   d->parent.n = 0;
-  return 0;
+  if (!d->img->backing || !(include_parent || image_migrating(d->img)))
+    return 0;
+  return image_backing_extents(d->img, d->img->hdr.parent.overlap, d->off,
+                               d->end - d->off, &d->parent);
 }
 
 /* ---- reporting, in image order ------------------------------------------ */
