@@ -522,10 +522,9 @@ int lbd_migration_execute(lbd_ioctx_t *io, const char *image, unsigned threads,
     r = set_state(p.dst_io, p.dst_id, "executing", NULL);
     if (r == 0 && (r = image_open(p.dst_io, NULL, p.dst_id, NULL,
                                   OBJSTORE_SNAP_HEAD, 0, 0, &dst)) == 0) {
-      /* With the exclusive lock the object map stays exact; without it
-       * (a client writes meanwhile) copy-ups need none. */
-      if (image_acquire_lock(dst) < 0)
-        lbd_error_clear();
+      /* Without the exclusive lock, so that clients keep writing: a
+       * copy-up needs none (create-exclusive), and a target's object map
+       * stays dirty until the first writer after the commit rebuilds it. */
       uint64_t overlap = dst->hdr.parent.overlap;
       if (image_snap_overlap_max(dst) > overlap)
         overlap = image_snap_overlap_max(dst);
