@@ -1,48 +1,77 @@
 #!/bin/sh
-# lbd's main job on the embedded store.  Until live migration lands, this is
-# a tour: the object store underneath, then the lbd command on top of it:
-# a sparse VM disk imported, inspected, written while open, and exported
-# back bit for bit.
+# lbd's main job on the embedded store: a live migration you can watch.
+# A VM disk with data, holes and two snapshots moves from the cluster's own
+# pool to a pool on another directory (think: another disk), with a new
+# object size, while a client keeps writing it; then every byte of the head
+# and of every snapshot is checked.
 set -eu
 here=$(cd "$(dirname "$0")/.." && pwd)
 lbd="$here/build/lbd"
 dir=${LBD_DEMO_DIR:-$(mktemp -d /tmp/lbd-demo-XXXXXX)}
 trap 'rm -rf "$dir"' EXIT
-step() { printf '\n== %s\n' "$*"; }
-
-step "The object store (src/objstore): pools on two directories, snapshots, locks"
-"$here/build/lbd-objstore-demo" "$dir/objstore" "$dir/second-disk"
-
 export LBD_CLUSTER="$dir/cluster"
-step "A 1 GiB VM disk image with 8 MiB of data and holes"
+step() { printf '\n== %s\n' "$*"; }
+show() { echo "\$ lbd $*"; "$lbd" "$@"; }
+sums() { # IMAGE: BLAKE2 checksums of its head and of each snapshot
+  for s in "" @monday @tuesday; do
+    printf '%-9s %s\n' "${s:-HEAD}" \
+      "$("$lbd" export --no-progress "$1$s" - | b2sum -l 64 | cut -c1-16)"
+  done
+}
+
+step "Two pools: rbd in the cluster directory, ssd on another directory"
+show pool create ssd --path "$dir/second-disk"
+show pool ls
+
+step "A 1 GiB VM disk: 192 MiB of data, the rest holes; snapshots monday and tuesday"
 truncate -s 1G "$dir/vm1.raw"
-dd if=/dev/urandom of="$dir/vm1.raw" bs=1M count=4 conv=notrunc status=none
-dd if=/dev/urandom of="$dir/vm1.raw" bs=1M count=4 seek=512 conv=notrunc status=none
-echo "\$ du -h vm1.raw; ls -l vm1.raw"
-du -h "$dir/vm1.raw" | sed "s|$dir/||"
-ls -l "$dir/vm1.raw" | sed "s|$dir/||"
+dd if=/dev/urandom of="$dir/vm1.raw" bs=1M count=128 conv=notrunc status=none
+dd if=/dev/urandom of="$dir/vm1.raw" bs=1M count=64 seek=700 conv=notrunc status=none
+show import --no-progress "$dir/vm1.raw" rbd/vm1
+show snap create rbd/vm1@monday
+"$lbd" bench --io-type write --io-size 64K --io-pattern rand --io-total 32M rbd/vm1 >/dev/null
+show snap create rbd/vm1@tuesday
+"$lbd" bench --io-type write --io-size 4K --io-pattern rand --io-total 4M rbd/vm1 >/dev/null
+show info rbd/vm1
+show du rbd/vm1
+echo "checksums before the migration:"
+sums rbd/vm1 | tee "$dir/before"
 
-step "lbd import (the cluster $LBD_CLUSTER is made on first use, with pool rbd)"
-"$lbd" import --no-progress "$dir/vm1.raw" rbd/vm1
-"$lbd" pool create fast --path "$dir/fast-disk"
-"$lbd" create --size 256M --object-size 1M --stripe-unit 64K --stripe-count 4 fast/scratch
-"$lbd" ls -l
-"$lbd" ls -l fast
-"$lbd" info rbd/vm1
+step "prepare: the image moves to ssd with 1 MiB objects, in milliseconds"
+start=$(date +%s%N)
+show migration prepare --object-size 1M rbd/vm1 ssd/vm1
+echo "(prepare took $(( ($(date +%s%N) - start) / 1000000 )) ms)"
+show status ssd/vm1
+show trash ls --all
+echo "the target already reads every byte (its data still sits in rbd):"
+sums ssd/vm1 | tee "$dir/prepared"
+cmp -s "$dir/before" "$dir/prepared" && echo "same checksums"
+echo "the source is read-only and out of sight:"
+"$lbd" info rbd/vm1 2>&1 || true
 
-step "lbd status: who has the image open"
-"$lbd" status rbd/vm1
+step "execute, while a client writes 4 KiB blocks all over the target"
+"$lbd" bench --io-type write --io-size 4K --io-pattern rand --io-total 24M \
+  --io-threads 2 ssd/vm1 >"$dir/bench.out" &
+writer=$!
+show migration execute ssd/vm1
+wait $writer
+echo "the client's writes: $(tail -1 "$dir/bench.out")"
+show status ssd/vm1
 
-step "lbd export, and the bytes compared with the original"
-"$lbd" export --no-progress rbd/vm1 "$dir/vm1.export"
-cmp "$dir/vm1.raw" "$dir/vm1.export" && echo "identical: $(du -h "$dir/vm1.export" | cut -f1) on disk, holes kept"
+step "commit: the source goes, with its snapshots and data"
+echo "what clients see now:"
+sums ssd/vm1 | tee "$dir/executed"
+show migration commit ssd/vm1
+show trash ls --all
+show info ssd/vm1
+show du ssd/vm1
 
-step "lbd bench: 4 KiB random writes"
-"$lbd" bench --io-type write --io-size 4K --io-pattern rand --io-total 16M rbd/vm1 | tail -3
-
-step "Clean up"
-"$lbd" rm --no-progress rbd/vm1
-"$lbd" rm --no-progress fast/scratch
-"$lbd" ls -l
-"$lbd" ls -l fast
-echo "Done."
+step "Every byte checked: snapshots as before the migration, the head as clients left it"
+sums ssd/vm1 | tee "$dir/after"
+grep -v HEAD "$dir/before" >"$dir/b.snaps"
+grep -v HEAD "$dir/after" >"$dir/a.snaps"
+cmp "$dir/b.snaps" "$dir/a.snaps" && echo "snapshots: identical to before the migration"
+cmp "$dir/executed" "$dir/after" && echo "head: identical to what clients saw before the commit"
+[ "$(grep HEAD "$dir/before")" != "$(grep HEAD "$dir/after")" ] &&
+  echo "(and it differs from the source's head by the client's writes)"
+echo "Done: a live migration between two directories, nothing lost."
