@@ -1,0 +1,50 @@
+/* Streams: random-access, read-only byte sources that an import reads an
+ * image file from (the reference doc's "Streams": file, http, s3).
+ *
+ * A stream is opened from the "stream" object of a source-spec (JSON, see
+ * source.h); it knows its size when open returns, and reads any range at
+ * any time from any thread.  Errors: 0 or a negative errno with a message
+ * for the user through lbd_error() (util/error.h) that never contains a
+ * secret (S3 keys are replaced by "***"). */
+#ifndef LBD_SOURCE_STREAM_H
+#define LBD_SOURCE_STREAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <jansson.h>
+
+struct stream;
+
+struct stream_ops {
+  /* Read LEN bytes at OFF into BUF: the count read (short only at the end
+   * of the stream), or a negative errno. */
+  ssize_t (*read)(struct stream *s, uint64_t off, size_t len, void *buf);
+  void (*close)(struct stream *s);
+};
+
+struct stream {
+  const struct stream_ops *ops;
+  uint64_t size;
+  char *name;   /* for messages: a path or URL, without secrets */
+};
+
+/* Open the stream SPEC describes ({"type": "file", "file_path": ...},
+ * {"type": "http", "url": ...}, {"type": "s3", "url": ...,
+ * "access_key": ..., "secret_key": ...}).  BASE, if not NULL, is the stream
+ * a relative path or URL is resolved against (a QCOW backing file names a
+ * sibling of its image). */
+int stream_open(const json_t *spec, const struct stream *base,
+                struct stream **out);
+/* A stream of the same type for NAME (a path or URL, relative to BASE's). */
+int stream_open_relative(const struct stream *base, const char *name,
+                         struct stream **out);
+static inline ssize_t stream_read(struct stream *s, uint64_t off, size_t len,
+                                  void *buf)
+{
+  return s->ops->read(s, off, len, buf);
+}
+void stream_close(struct stream *s);
+
+#endif
