@@ -1,6 +1,7 @@
 /* Image formats of an import-only source (the reference doc's "Formats":
  * raw, qcow): a read-only view of a virtual disk inside a stream, with its
- * snapshots, that says where it holds data so holes stay holes.
+ * snapshots, that says where it holds data so holes stay holes.  CLUSTER
+ * (may be NULL) is passed to stream_open for config:// keys.
  *
  * Snapshot indexes go from 0 (oldest) to format_snap_count() - 1; FORMAT_HEAD
  * is the image itself.  Reads past the size return zeroes (never short).
@@ -31,7 +32,8 @@ struct format_snap {
  * "qcow", "stream": {...}, "snapshots": [...] (raw)}), opening its streams.
  * EINVAL / ENOTSUP with a message naming what is wrong or unsupported
  * (e.g. QCOW encryption, external data files). */
-int format_open(const json_t *spec, struct format **out);
+int format_open(const json_t *spec, lbd_cluster_t *cluster,
+                struct format **out);
 uint64_t format_size(const struct format *f, uint32_t snap);
 uint32_t format_snap_count(const struct format *f);
 const struct format_snap *format_snap(const struct format *f, uint32_t i);

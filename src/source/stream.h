@@ -15,6 +15,8 @@
 
 #include <jansson.h>
 
+#include "lbd/lbd.h"
+
 struct stream;
 
 struct stream_ops {
@@ -28,14 +30,15 @@ struct stream {
   const struct stream_ops *ops;
   uint64_t size;
   char *name;   /* for messages: a path or URL, without secrets */
+  lbd_cluster_t *cluster; /* borrowed: for config:// keys; may be NULL */
 };
 
 /* Open the stream SPEC describes ({"type": "file", "file_path": ...},
  * {"type": "http", "url": ...}, {"type": "s3", "url": ...,
- * "access_key": ..., "secret_key": ...}).  BASE, if not NULL, is the stream
- * a relative path or URL is resolved against (a QCOW backing file names a
- * sibling of its image). */
-int stream_open(const json_t *spec, const struct stream *base,
+ * "access_key": ..., "secret_key": ...}; a key "config://PATH" is read from
+ * CLUSTER's config-key store, as the reference doc's MON config-key store).
+ * CLUSTER may be NULL (then config:// keys are refused). */
+int stream_open(const json_t *spec, lbd_cluster_t *cluster,
                 struct stream **out);
 /* A stream of the same type for NAME (a path or URL, relative to BASE's). */
 int stream_open_relative(const struct stream *base, const char *name,
