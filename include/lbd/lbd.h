@@ -229,6 +229,17 @@ int lbd_flatten(lbd_image_t *image, lbd_progress_fn_t progress, void *arg);
 int lbd_migration_prepare(lbd_ioctx_t *src_io, const char *src,
                           lbd_ioctx_t *dst_io, const char *dst,
                           const struct lbd_image_options *opts, bool flatten);
+/* Import-only: link a new image DST (in DST_IO) to the source that SPEC
+ * describes (a source-spec, JSON, as rbd's: {"type": "native", "pool_name",
+ * "image_name", "snap_name", ...} or {"type": "raw" | "qcow", "stream":
+ * {"type": "file" | "http" | "s3", ...}}), which is opened and checked
+ * first and never changed.  DST is usable at once; its size is the
+ * source's, its snapshots the source's (native: those before the one named;
+ * raw: "snapshots"; qcow: its internal snapshots).  Commit leaves the
+ * source alone; abort removes DST. */
+int lbd_migration_prepare_import(const char *spec, lbd_ioctx_t *dst_io,
+                                 const char *dst,
+                                 const struct lbd_image_options *opts);
 /* IMAGE, in the calls below: the target's name, or the source's (also in
  * the trash), in IO. */
 /* Copy every object of the source (with every snapshot) with THREADS
@@ -249,6 +260,7 @@ struct lbd_migration_status {
   char state[16];        /* preparing, prepared, executing, executed,
                             committing, aborting, error */
   char state_desc[128];
+  char source_spec[4096]; /* an import's source-spec, keys as "***" */
 };
 /* ENOENT (EINVAL for an image that exists) if IMAGE is not migrating. */
 int lbd_migration_status(lbd_ioctx_t *io, const char *image,

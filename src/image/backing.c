@@ -219,9 +219,29 @@ bool image_migrating(const struct lbd_image *img)
   return m->role == IMAGE_MIGRATION_TARGET && strcmp(m->state, "committing");
 }
 
+/* Import sources live above the image layer (migration/import.c), which
+ * registers how to open them. */
+static image_backing_opener import_opener;
+
+void image_backing_register_import(image_backing_opener open)
+{
+  import_opener = open;
+}
+
 int image_backing_open(struct lbd_image *img, int depth)
 {
   const struct image_parent *pa = &img->hdr.parent;
+  if (img->hdr.migration.import_only) {
+    if (!image_migrating(img))
+      return 0; /* committing: every byte is here */
+    if (!import_opener)
+      return lbd_error(ENOTSUP, "image %s is an import target, and this "
+                       "program cannot read import sources", img->name);
+    int r = import_opener(img, &img->backing);
+    return r < 0 ? lbd_error_prefix(r, "opening the import source of %s",
+                                    img->name)
+                 : 0;
+  }
   if (pa->pool_id < 0)
     return 0;
   if (img->hdr.migration.role == IMAGE_MIGRATION_TARGET) {

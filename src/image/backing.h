@@ -34,6 +34,12 @@ struct image_backing {
   const struct image_backing_ops *ops;
 };
 
+/* How an import target's backing is opened, from its header (the layer
+ * above registers it: the image layer knows no source formats). */
+typedef int (*image_backing_opener)(struct lbd_image *img,
+                                    struct image_backing **out);
+void image_backing_register_import(image_backing_opener open);
+
 /* Open IMG's backing from its header (nothing to do without a parent).
  * DEPTH counts the clones below (a chain deeper than 32 is refused). */
 int image_backing_open(struct lbd_image *img, int depth);

@@ -245,7 +245,7 @@ static int image_at_snap(lbd_image_t *img, const char *snap, uint64_t snap_id)
   }
   free(snaps);
   uint64_t overlap;
-  if (r == 0 && img->hdr.parent.pool_id >= 0 &&
+  if (r == 0 && image_backing_linked(&img->hdr) &&
       (r = image_snap_overlap(img, img->snap_id, &overlap)) == 0)
     img->hdr.parent.overlap = overlap;
   if (r == -ENOENT && img->snap_id != OBJSTORE_SNAP_HEAD) {
@@ -432,7 +432,7 @@ int lbd_resize(lbd_image_t *img, uint64_t size)
     pthread_mutex_unlock(&img->mu);
     /* A clone shrunk below its overlap never reads the parent there again,
      * even when it grows back: the overlap shrinks first, for good. */
-    if (hdr.parent.pool_id >= 0 && size < hdr.parent.overlap) {
+    if (image_backing_linked(&hdr) && size < hdr.parent.overlap) {
       pthread_rwlock_wrlock(&img->io_lock);
       r = image_header_set_overlap(img->io->pool, img->id, &hdr, size);
       if (r == 0)

@@ -67,7 +67,13 @@ struct image_migration {
   char state[16];                     /* target: preparing, prepared, ... */
   char state_desc[128];
   bool flatten;
+  bool import_only;  /* target of an import: the source is a source-spec */
 };
+
+/* Whether HDR reads a backing (a parent, a migration source, or an import
+ * source) below its overlap. */
+#define image_backing_linked(hdr)                                            \
+  ((hdr)->parent.pool_id >= 0 || (hdr)->migration.import_only)
 
 struct image_header {
   uint64_t size;

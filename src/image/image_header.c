@@ -58,6 +58,8 @@ static int migration_field(struct image_migration *m,
     copy_text(m->state_desc, sizeof m->state_desc, kv);
   else if (strcmp(k, "flatten") == 0)
     m->flatten = strcmp(v, "1") == 0;
+  else if (strcmp(k, "import") == 0)
+    m->import_only = strcmp(v, "1") == 0;
   return 0;
 }
 
@@ -188,7 +190,8 @@ static void set_text(struct objstore_write_op *op, const char *key,
 static const char *const migration_keys[] = {
     "migration_role", "migration_pool", "migration_ns",
     "migration_image", "migration_name", "migration_state",
-    "migration_state_desc", "migration_flatten"};
+    "migration_state_desc", "migration_flatten", "migration_import",
+    "migration_source_spec"};
 
 static void migration_steps(struct objstore_write_op *op,
                             const struct image_migration *m)
@@ -209,6 +212,7 @@ static void migration_steps(struct objstore_write_op *op,
   set_text(op, "migration_state", m->state);
   set_text(op, "migration_state_desc", m->state_desc);
   set_text(op, "migration_flatten", m->flatten ? "1" : "0");
+  set_text(op, "migration_import", m->import_only ? "1" : "0");
 }
 
 int image_header_set_migration(struct objstore_pool *pool, const char *id,
@@ -250,6 +254,8 @@ int image_header_create(struct objstore_pool *pool, const char *id,
     objstore_write_op_omap_set(op, "object_map_state", "clean", 5);
   if (hdr->migration.role != IMAGE_MIGRATION_NONE)
     migration_steps(op, &hdr->migration);
+  if (hdr->migration.import_only)
+    set_u64(op, "parent_overlap", hdr->parent.overlap);
   if (hdr->parent.pool_id >= 0) {
     set_u64(op, "parent_pool", (uint64_t)hdr->parent.pool_id);
     objstore_write_op_omap_set(op, "parent_ns", hdr->parent.ns,

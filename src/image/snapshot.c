@@ -95,7 +95,7 @@ int image_snapc_refresh(struct lbd_image *img)
   for (size_t i = 0; i < n && r == 0; i++) { /* newest first */
     ids[i] = snaps[n - 1 - i].id;
     overlaps[i] = 0;
-    if (img->hdr.parent.pool_id >= 0 &&
+    if (image_backing_linked(&img->hdr) &&
         (r = image_snap_overlap(img, ids[i], &overlaps[i])) == -ENOENT) {
       overlaps[i] = img->hdr.parent.overlap; /* none recorded */
       r = 0;
@@ -215,7 +215,7 @@ static int header_snap_update(struct lbd_image *img, const char *key,
     snprintf(okey, sizeof okey, OVERLAP_PREFIX "%s", key + strlen(SNAP_PREFIX));
     if (value) {
       objstore_write_op_omap_set(op, key, value, strlen(value));
-      if (seq && hdr.parent.pool_id >= 0) { /* a clone's new snapshot */
+      if (seq && image_backing_linked(&hdr)) { /* a clone's new snapshot */
         int n = snprintf(oval, sizeof oval, "%" PRIu64, hdr.parent.overlap);
         objstore_write_op_omap_set(op, okey, oval, (size_t)n);
       }
