@@ -5,12 +5,15 @@
 #include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "../objstore/fixture.h"
@@ -300,10 +303,29 @@ static void *race_writer(void *arg)
   char b[4096];
   memset(b, 'a' + r->which, sizeof b);
   for (uint64_t obj = 0; obj < PSIZE / MiB; obj++)
-    for (uint64_t blk = (uint64_t)r->which; blk < 8; blk += 2)
-      if (lbd_write(img, obj * MiB + blk * 8192, sizeof b, b) != sizeof b)
-        return (void *)1;
+    if (lbd_write(img, obj * MiB + (uint64_t)r->which * 8192, sizeof b, b) !=
+        sizeof b)
+      return (void *)1;
   return lbd_close(img) < 0 ? (void *)1 : NULL;
+}
+
+/* 8 threads in each of 2 processes: block WHICH of every 16 in each
+ * object is that thread's. */
+#define RACERS 16
+
+static void race_threads(lbd_ioctx_t *io, int first)
+{
+  struct racer r[RACERS / 2];
+  pthread_t t[RACERS / 2];
+  for (int i = 0; i < RACERS / 2; i++) {
+    r[i] = (struct racer){io, first + i};
+    assert_int_equal(pthread_create(&t[i], NULL, race_writer, &r[i]), 0);
+  }
+  for (int i = 0; i < RACERS / 2; i++) {
+    void *ret;
+    pthread_join(t[i], &ret);
+    assert_null(ret);
+  }
 }
 
 static void test_racing_copy_ups(void **state)
@@ -314,18 +336,28 @@ static void test_racing_copy_ups(void **state)
   struct lbd_image_options co = {.features = LBD_FEATURE_LAYERING};
   assert_ok(lbd_clone(e->io, "p", "s", e->io, "c", &co));
   for (int round = 0; round < 3; round++) {
-    struct racer r[2] = {{e->io, 0}, {e->io, 1}};
-    pthread_t t[2];
-    for (int i = 0; i < 2; i++)
-      assert_int_equal(pthread_create(&t[i], NULL, race_writer, &r[i]), 0);
-    for (int i = 0; i < 2; i++) {
-      void *ret;
-      pthread_join(t[i], &ret);
-      assert_null(ret);
+    /* the other process opens the cluster itself */
+    lbd_ioctx_destroy(e->io);
+    lbd_cluster_close(e->c);
+    pid_t pid = fork();
+    if (pid == 0) {
+      lbd_cluster_t *c;
+      lbd_ioctx_t *io;
+      if (lbd_cluster_open(e->dir, false, &c) < 0 ||
+          lbd_ioctx_create(c, "rbd", NULL, &io) < 0)
+        _exit(2);
+      race_threads(io, RACERS / 2);
+      _exit(0);
     }
+    assert_ok(lbd_cluster_open(e->dir, false, &e->c));
+    assert_ok(lbd_ioctx_create(e->c, "rbd", NULL, &e->io));
+    race_threads(e->io, 0);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     for (uint64_t obj = 0; obj < PSIZE / MiB; obj++)
-      for (uint64_t blk = 0; blk < 8; blk++)
-        memset(model + obj * MiB + blk * 8192, 'a' + (int)(blk % 2), 4096);
+      for (uint64_t blk = 0; blk < RACERS; blk++)
+        memset(model + obj * MiB + blk * 8192, 'a' + (int)blk, 4096);
     expect_image(e->io, "c", NULL, model, PSIZE);
     /* again on fresh objects */
     assert_ok(lbd_remove(e->io, "c"));
@@ -404,6 +436,64 @@ static void test_snapshot_overlaps(void **state)
   free(model);
 }
 
+static int slow_progress(uint64_t done, uint64_t total, void *arg)
+{
+  (void)done, (void)total, (void)arg;
+  usleep(3000);
+  return 0;
+}
+
+/* kill -9 during flatten and during rollback, then again: same bytes. */
+static void test_kill9_flatten_and_rollback(void **state)
+{
+  struct image_env *e = *state;
+  struct lbd_image_options po = {.size = PSIZE, .object_size = 64 * KiB};
+  char *model = make_parent(e, &po);
+  struct lbd_image_options co = {0};
+  assert_ok(lbd_clone(e->io, "p", "s", e->io, "c", &co));
+  lbd_image_t *c;
+  assert_ok(lbd_open(e->io, "c", NULL, 0, &c));
+  assert_ok(lbd_snap_create(c, "r"));
+  char *w = malloc(PSIZE);
+  memset(w, 'w', PSIZE);
+  assert_int_equal(lbd_write(c, 0, PSIZE, w), (ssize_t)PSIZE);
+  assert_ok(lbd_close(c));
+  for (int step = 0; step < 2; step++) { /* 0: rollback, 1: flatten */
+    lbd_ioctx_destroy(e->io);
+    lbd_cluster_close(e->c);
+    pid_t pid = fork();
+    if (pid == 0) {
+      lbd_cluster_t *cl;
+      lbd_ioctx_t *io;
+      lbd_image_t *img;
+      if (lbd_cluster_open(e->dir, false, &cl) < 0 ||
+          lbd_ioctx_create(cl, "rbd", NULL, &io) < 0 ||
+          lbd_open(io, "c", NULL, 0, &img) < 0)
+        _exit(2);
+      if (step == 0)
+        lbd_snap_rollback(img, "r", slow_progress, NULL);
+      else
+        lbd_flatten(img, slow_progress, NULL);
+      _exit(0);
+    }
+    usleep(60000);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    assert_ok(lbd_cluster_open(e->dir, false, &e->c));
+    assert_ok(lbd_ioctx_create(e->c, "rbd", NULL, &e->io));
+    assert_ok(lbd_open(e->io, "c", NULL, 0, &c));
+    if (step == 0)
+      assert_ok(lbd_snap_rollback(c, "r", NULL, NULL));
+    else
+      assert_ok(lbd_flatten(c, NULL, NULL));
+    assert_ok(lbd_close(c));
+    expect_image(e->io, "c", NULL, model, PSIZE);
+    expect_image(e->io, "c", "r", model, PSIZE);
+  }
+  free(w);
+  free(model);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -420,6 +510,8 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_racing_copy_ups, setup, teardown),
       cmocka_unit_test_setup_teardown(test_rollback, setup, teardown),
       cmocka_unit_test_setup_teardown(test_snapshot_overlaps, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_kill9_flatten_and_rollback, setup,
                                       teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
