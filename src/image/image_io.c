@@ -386,6 +386,32 @@ int image_remove_objects(struct objstore_pool *data, const char *id,
   return 0;
 }
 
+/* The parent overlap snapshot SNAPID of IMG reads under. */
+static uint64_t snap_overlap_of(const struct lbd_image *img, uint64_t snapid)
+{
+  for (size_t i = 0; i < img->snapc.nsnaps; i++)
+    if (img->snap_ids[i] == snapid)
+      return img->snap_overlaps[i];
+  return image_overlap(img);
+}
+
+/* Whether object OBJECTNO, absent at snapshot SNAPID, read there bytes of
+ * the backing that a missing object at the head would not read: those of
+ * another source snapshot (a migration target's), or under an overlap
+ * that has shrunk since. */
+static bool rollback_reads_backing(const struct lbd_image *img,
+                                   uint64_t objectno, uint64_t snapid)
+{
+  const struct striping *l = &img->hdr.layout;
+  uint64_t so = snap_overlap_of(img, snapid);
+  if (!image_backing_covers(img, objectno, so))
+    return false;
+  if (img->hdr.migration.role == IMAGE_MIGRATION_TARGET)
+    return true;
+  uint64_t last = striping_image_offset(l, objectno, l->object_size - 1);
+  return so > image_overlap(img) && last >= image_overlap(img);
+}
+
 int image_rollback_object(struct lbd_image *img, uint64_t objectno,
                           uint64_t snapid, void *buf)
 {
@@ -398,7 +424,20 @@ int image_rollback_object(struct lbd_image *img, uint64_t objectno,
                                      &n);
   if (got == -ENOENT) { /* absent at the snapshot (a clone: its parent's) */
     lbd_error_clear();
-    return remove_object_plain(img, objectno);
+    if (!rollback_reads_backing(img, objectno, snapid))
+      return remove_object_plain(img, objectno);
+    /* The head would not read what the snapshot read: the backing's bytes
+     * as the snapshot saw them become the object.  With a history, the
+     * object is copied up first: its snapshots keep their bytes without
+     * the backing (after flatten or commit). */
+    int e = image_copyup_history(img) ? image_copyup_object(img, objectno) : 0;
+    if (e == 0)
+      e = image_backing_read_object(img, snapid, objectno,
+                                    snap_overlap_of(img, snapid), buf, &ext,
+                                    &n);
+    if (e < 0)
+      return e;
+    got = (ssize_t)os;
   }
   if (got < 0)
     return (int)got;
