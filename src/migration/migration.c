@@ -494,6 +494,21 @@ int lbd_migration_prepare(lbd_ioctx_t *src_io, const char *src,
 
 /* ---- execute ----------------------------------------------------------- */
 
+/* Mark the object map of the target (header OID) dirty: execute copies
+ * objects in without the exclusive lock, so the first writer after the
+ * commit must rebuild the map (the header was made with a clean one). */
+static int map_dirty(lbd_ioctx_t *io, const char *oid)
+{
+  struct objstore_write_op *op = objstore_write_op_new();
+  if (!op)
+    return lbd_error(ENOMEM, "out of memory");
+  objstore_write_op_assert_exists(op);
+  objstore_write_op_omap_set(op, "object_map_state", "dirty", 5);
+  int r = objstore_write_op_operate(io->pool, oid, op, NULL, OBJSTORE_OP_FUA);
+  objstore_write_op_free(op);
+  return r;
+}
+
 int lbd_migration_execute(lbd_ioctx_t *io, const char *image, unsigned threads,
                           lbd_progress_fn_t progress, void *arg)
 {
@@ -520,6 +535,8 @@ int lbd_migration_execute(lbd_ioctx_t *io, const char *image, unsigned threads,
   if (r == 0 && strcmp(state, "executed") != 0) {
     lbd_image_t *dst;
     r = set_state(p.dst_io, p.dst_id, "executing", NULL);
+    if (r == 0 && (p.dst.features & LBD_FEATURE_OBJECT_MAP))
+      r = map_dirty(p.dst_io, oid);
     if (r == 0 && (r = image_open(p.dst_io, NULL, p.dst_id, NULL,
                                   OBJSTORE_SNAP_HEAD, 0, 0, &dst)) == 0) {
       /* Without the exclusive lock, so that clients keep writing: a

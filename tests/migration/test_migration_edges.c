@@ -175,10 +175,122 @@ static void test_rollback_target_before_execute(void **state)
   model_free(&m);
 }
 
+/* ---- a client in another process writes while execute runs ------------ */
+
+static int slow(uint64_t done, uint64_t total, void *arg)
+{
+  (void)done, (void)total, (void)arg;
+  usleep(100 * 1000);
+  return 0;
+}
+
+static void test_client_writes_during_execute(void **state)
+{
+  struct image_env *e = *state;
+  struct model m;
+  make_source(e->io, &m);
+  lbd_ioctx_t *p2 = pool2(e);
+  struct lbd_image_options o = {.object_size = 512 * KiB};
+  assert_ok(lbd_migration_prepare(e->io, "vm", p2, "vm", &o, false));
+  lbd_ioctx_destroy(p2);
+  lbd_ioctx_destroy(e->io);
+  lbd_cluster_close(e->c);
+  pid_t pid = fork();
+  if (pid == 0) {
+    lbd_cluster_t *c;
+    lbd_ioctx_t *io;
+    if (lbd_cluster_open(e->dir, false, &c) < 0 ||
+        lbd_ioctx_create(c, "p2", NULL, &io) < 0 ||
+        lbd_migration_execute(io, "vm", 1, slow, NULL) < 0)
+      _exit(1);
+    _exit(0);
+  }
+  assert_ok(lbd_cluster_open(e->dir, false, &e->c));
+  assert_ok(lbd_ioctx_create(e->c, "rbd", NULL, &e->io));
+  p2 = pool2(e);
+  struct lbd_migration_status st = {0};
+  for (int i = 0; i < 500 && strcmp(st.state, "executing"); i++) {
+    usleep(10 * 1000);
+    assert_ok(lbd_migration_status(p2, "vm", &st));
+  }
+  assert_string_equal(st.state, "executing");
+  usleep(300 * 1000); /* execute has its image open by now */
+  lbd_image_t *img;
+  assert_ok(lbd_open(p2, "vm", NULL, 0, &img));
+  char *b = malloc(MiB);
+  fill_random(b, MiB);
+  ssize_t w = lbd_write(img, SIZE - 2 * MiB, MiB, b);
+  if (w != (ssize_t)MiB)
+    fail_msg("a client write during execute: %s", lbd_last_error());
+  memcpy(m.head + SIZE - 2 * MiB, b, MiB);
+  assert_ok(lbd_discard(img, 64 * KiB, 64 * KiB));
+  memset(m.head + 64 * KiB, 0, 64 * KiB);
+  free(b);
+  assert_ok(lbd_close(img));
+  int status;
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  expect_bytes(p2, "vm", NULL, m.head, m.size);
+  assert_ok(lbd_migration_commit(p2, "vm", NULL, NULL));
+  expect_bytes(p2, "vm", NULL, m.head, m.size);
+  expect_snaps(p2, "vm", &m);
+  /* The first writer after commit trusts the object map: it must know
+   * every object execute copied in without it. */
+  assert_ok(lbd_open(p2, "vm", NULL, 0, &img));
+  assert_int_equal(lbd_write(img, 0, 10, m.head), 10);
+  b = malloc(m.size);
+  assert_int_equal(lbd_read(img, 0, m.size, b), (ssize_t)m.size);
+  assert_memory_equal(b, m.head, m.size);
+  free(b);
+  uint64_t wrong;
+  assert_ok(lbd_object_map_check(img, &wrong));
+  assert_int_equal(wrong, 0);
+  assert_ok(lbd_close(img));
+  lbd_ioctx_destroy(p2);
+  model_free(&m);
+}
+
+/* Nobody writes the target during the migration: execute copies every
+ * object in without the exclusive lock, so the first writer after commit
+ * must not trust the object map made empty at prepare. */
+static void test_object_map_after_commit_without_clients(void **state)
+{
+  struct image_env *e = *state;
+  struct model m;
+  make_source(e->io, &m);
+  lbd_ioctx_t *p2 = pool2(e);
+  struct lbd_image_options o = {.object_size = MiB};
+  assert_ok(lbd_migration_prepare(e->io, "vm", p2, "vm", &o, false));
+  assert_ok(lbd_migration_execute(p2, "vm", 2, NULL, NULL));
+  assert_ok(lbd_migration_commit(p2, "vm", NULL, NULL));
+  lbd_image_t *img;
+  assert_ok(lbd_open(p2, "vm", NULL, 0, &img));
+  write_model(img, &m, 5 * MiB + 3, 10); /* takes the lock and the map */
+  char *b = malloc(m.size);
+  assert_int_equal(lbd_read(img, 0, m.size, b), (ssize_t)m.size);
+  for (uint64_t i = 0; i < m.size; i++)
+    if (b[i] != m.head[i])
+      fail_msg("vm at %llu: 0x%02x, want 0x%02x", (unsigned long long)i,
+               b[i] & 0xff, m.head[i] & 0xff);
+  free(b);
+  uint64_t wrong;
+  assert_ok(lbd_object_map_check(img, &wrong));
+  assert_int_equal(wrong, 0);
+  assert_ok(lbd_close(img));
+  expect_bytes(p2, "vm", NULL, m.head, m.size);
+  expect_snaps(p2, "vm", &m);
+  lbd_ioctx_destroy(p2);
+  model_free(&m);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_rollback_target_before_execute,
+                                      setup, teardown),
+      cmocka_unit_test_setup_teardown(test_client_writes_during_execute,
+                                      setup, teardown),
+      cmocka_unit_test_setup_teardown(test_object_map_after_commit_without_clients,
                                       setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
