@@ -639,6 +639,11 @@ static int copy_back(lbd_image_t *dst, lbd_image_t *src,
   int r = a && b ? 0 : lbd_error(ENOMEM, "out of memory");
   if (r == 0 && src->hdr.size != size)
     r = lbd_resize(src, size);
+  /* Past the target's overlap (it shrank, and maybe grew back) the target
+   * reads zeroes but where it has objects, copied back below. */
+  uint64_t overlap = dst->hdr.parent.overlap;
+  if (r == 0 && overlap < size)
+    r = lbd_discard(src, overlap, size - overlap);
   bool more = r == 0;
   while (more && r == 0) {
     struct objstore_list_entry *e;

@@ -175,6 +175,31 @@ static void test_rollback_target_before_execute(void **state)
   model_free(&m);
 }
 
+/* A target shrunk and grown back reads zeroes past the shrink: after
+ * abort, so does the source. */
+static void test_abort_after_shrink(void **state)
+{
+  struct image_env *e = *state;
+  struct model m;
+  make_source(e->io, &m);
+  lbd_ioctx_t *p2 = pool2(e);
+  struct lbd_image_options o = {0};
+  assert_ok(lbd_migration_prepare(e->io, "vm", p2, "vm", &o, false));
+  lbd_image_t *img;
+  assert_ok(lbd_open(p2, "vm", NULL, 0, &img));
+  assert_ok(lbd_resize(img, MiB + 4 * KiB));
+  assert_ok(lbd_resize(img, SIZE));
+  memset(m.head + MiB + 4 * KiB, 0, SIZE - MiB - 4 * KiB);
+  write_model(img, &m, 6 * MiB, 4096); /* and a write past the shrink */
+  assert_ok(lbd_close(img));
+  expect_bytes(p2, "vm", NULL, m.head, m.size);
+  assert_ok(lbd_migration_abort(p2, "vm", NULL, NULL));
+  expect_bytes(e->io, "vm", NULL, m.head, m.size);
+  expect_snaps(e->io, "vm", &m);
+  lbd_ioctx_destroy(p2);
+  model_free(&m);
+}
+
 /* ---- a client in another process writes while execute runs ------------ */
 
 static int slow(uint64_t done, uint64_t total, void *arg)
@@ -287,6 +312,8 @@ int main(void)
 {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_rollback_target_before_execute,
+                                      setup, teardown),
+      cmocka_unit_test_setup_teardown(test_abort_after_shrink,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(test_client_writes_during_execute,
                                       setup, teardown),
