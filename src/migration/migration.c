@@ -482,8 +482,23 @@ int lbd_migration_prepare(lbd_ioctx_t *src_io, const char *src,
     }
     pair_free(&p);
   } else if (r == 0 && hdr.migration.role == IMAGE_MIGRATION_TARGET) {
-    r = lbd_error(EBUSY, "image %s is the target of a migration already",
-                  src);
+    /* In place (same name): a prepare cut after the target took the
+     * name is resumed by its source's name, now the target's. */
+    if (strcmp(hdr.migration.state, "preparing") == 0 &&
+        hdr.migration.peer_pool == src_io->pool_id &&
+        strcmp(hdr.migration.peer_ns, src_io->ns) == 0 &&
+        strcmp(hdr.migration.peer_name, src) == 0 &&
+        dst_io->pool_id == src_io->pool_id &&
+        strcmp(dst_io->ns, src_io->ns) == 0 &&
+        (r = pair_find(src_io, src, &p)) == 0) {
+      r = p.have_src ? prepare_resume(&p, dst)
+                     : lbd_error(ENOENT, "the source of migration target %s "
+                                 "is gone", src);
+      pair_free(&p);
+    } else if (r == 0) {
+      r = lbd_error(EBUSY, "image %s is the target of a migration already",
+                    src);
+    }
   } else {
     lbd_error_clear();
     r = prepare_new(src_io, src, dst_io, dst, opts, flatten);

@@ -200,6 +200,49 @@ static void test_abort_after_shrink(void **state)
   model_free(&m);
 }
 
+/* Put the migration state of both images back to STATE, as a crash right
+ * before prepare's last steps leaves them. */
+static void set_states(lbd_ioctx_t *dst_io, const char *dst_id,
+                       lbd_ioctx_t *src_io, const char *src_id,
+                       const char *state)
+{
+  struct image_header h;
+  assert_ok(image_header_read(dst_io->pool, dst_id, &h));
+  snprintf(h.migration.state, sizeof h.migration.state, "%s", state);
+  assert_ok(image_header_set_migration(dst_io->pool, dst_id, &h));
+  assert_ok(image_header_read(src_io->pool, src_id, &h));
+  snprintf(h.migration.state, sizeof h.migration.state, "%s", state);
+  assert_ok(image_header_set_migration(src_io->pool, src_id, &h));
+}
+
+/* rbd migration prepare SRC (no target name: in place).  A crash after the
+ * target took the name, before both were "prepared": prepare again
+ * finishes it. */
+static void test_prepare_in_place_resumes(void **state)
+{
+  struct image_env *e = *state;
+  struct model m;
+  make_source(e->io, &m);
+  struct lbd_image_options o = {.object_size = 4 * MiB};
+  assert_ok(lbd_migration_prepare(e->io, "vm", e->io, "vm", &o, false));
+  struct lbd_migration_status st;
+  assert_ok(lbd_migration_status(e->io, "vm", &st));
+  set_states(e->io, st.dest_id, e->io, st.source_id, "preparing");
+  assert_ok(lbd_migration_status(e->io, "vm", &st));
+  assert_string_equal(st.state, "preparing");
+  if (lbd_migration_prepare(e->io, "vm", e->io, "vm", &o, false) < 0)
+    fail_msg("prepare again: %s", lbd_last_error());
+  assert_ok(lbd_migration_status(e->io, "vm", &st));
+  assert_string_equal(st.state, "prepared");
+  expect_bytes(e->io, "vm", NULL, m.head, m.size);
+  expect_snaps(e->io, "vm", &m);
+  assert_ok(lbd_migration_execute(e->io, "vm", 2, NULL, NULL));
+  assert_ok(lbd_migration_commit(e->io, "vm", NULL, NULL));
+  expect_bytes(e->io, "vm", NULL, m.head, m.size);
+  expect_snaps(e->io, "vm", &m);
+  model_free(&m);
+}
+
 /* ---- a client in another process writes while execute runs ------------ */
 
 static int slow(uint64_t done, uint64_t total, void *arg)
@@ -314,6 +357,8 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_rollback_target_before_execute,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(test_abort_after_shrink,
+                                      setup, teardown),
+      cmocka_unit_test_setup_teardown(test_prepare_in_place_resumes,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(test_client_writes_during_execute,
                                       setup, teardown),
