@@ -106,7 +106,8 @@ static int pair_find(lbd_ioctx_t *io, const char *name, struct pair *p)
   if (r == 0 && (r = image_dir_lookup(io->pool, name, id)) == -ENOENT &&
       (r = trash_find(io, name, id)) == -ENOENT)
     return lbd_error(ENOENT, "image %s does not exist", name);
-  if (r == 0)
+  if (r == 0 && (r = image_header_read(io->pool, id, &hdr)) == -ENOENT &&
+      trash_find(io, name, id) == 0) /* a target's name left by an abort */
     r = image_header_read(io->pool, id, &hdr);
   if (r < 0)
     return r;
@@ -735,7 +736,16 @@ static int abort_target(struct pair *p, lbd_progress_fn_t progress, void *arg)
 static int restore_source(struct pair *p)
 {
   struct image_trash_entry e;
-  int r = image_trash_get(p->src_io->pool, p->src_id, &e);
+  char id[IMAGE_ID_LEN + 1];
+  int r = 0;
+  /* An abort cut between the target's removal and its name's: the name
+   * goes first (an in-place migration's source wants it back). */
+  if (p->dst_io && image_dir_lookup(p->dst_io->pool, p->dst_name, id) == 0 &&
+      strcmp(id, p->dst_id) == 0 &&
+      (r = image_dir_remove(p->dst_io->pool, p->dst_name, p->dst_id)) < 0)
+    return r;
+  lbd_error_clear();
+  r = image_trash_get(p->src_io->pool, p->src_id, &e);
   if (r == 0)
     r = image_trash_restore(p->src_io, p->src_id, NULL, true);
   else if (r == -ENOENT)

@@ -243,6 +243,79 @@ static void test_prepare_in_place_resumes(void **state)
   model_free(&m);
 }
 
+/* Abort cut after the target's storage (header too) was removed, before
+ * its name was: abort again (by the name both share, in place) finishes,
+ * and the source gets its name back. */
+static void test_abort_resumes_after_target_header_gone(void **state)
+{
+  struct image_env *e = *state;
+  struct model m;
+  make_source(e->io, &m);
+  struct lbd_image_options o = {.object_size = MiB};
+  assert_ok(lbd_migration_prepare(e->io, "vm", e->io, "vm", &o, false));
+  lbd_image_t *img;
+  assert_ok(lbd_open(e->io, "vm", NULL, 0, &img));
+  write_model(img, &m, 3 * MiB, 8192);
+  assert_ok(lbd_close(img));
+  struct lbd_migration_status st;
+  assert_ok(lbd_migration_status(e->io, "vm", &st));
+  /* What abort does up to the crash: copy the target's writes back (here
+   * by hand: the write above is the only one), mark the target aborting,
+   * remove its storage; its name is left. */
+  lbd_image_t *src;
+  assert_ok(image_open(e->io, NULL, st.source_id, NULL, OBJSTORE_SNAP_HEAD,
+                       IMAGE_OPEN_MIGRATION, 0, &src));
+  assert_int_equal(lbd_write(src, 3 * MiB, 8192, m.head + 3 * MiB), 8192);
+  assert_ok(lbd_close(src));
+  struct image_header h;
+  assert_ok(image_header_read(e->io->pool, st.dest_id, &h));
+  snprintf(h.migration.state, sizeof h.migration.state, "aborting");
+  assert_ok(image_header_set_migration(e->io->pool, st.dest_id, &h));
+  assert_ok(image_header_read(e->io->pool, st.dest_id, &h));
+  assert_ok(image_remove_storage(e->io, st.dest_id, &h, NULL, NULL));
+  if (lbd_migration_abort(e->io, "vm", NULL, NULL) < 0)
+    fail_msg("abort again: %s", lbd_last_error());
+  expect_bytes(e->io, "vm", NULL, m.head, m.size);
+  expect_snaps(e->io, "vm", &m);
+  assert_ok(lbd_open(e->io, "vm", NULL, 0, &img)); /* read-write again */
+  assert_ok(lbd_close(img));
+  model_free(&m);
+}
+
+/* The same, in two pools, aborted by the source's name: the target's name
+ * goes too. */
+static void test_abort_by_source_drops_target_name(void **state)
+{
+  struct image_env *e = *state;
+  struct model m;
+  make_source(e->io, &m);
+  lbd_ioctx_t *p2 = pool2(e);
+  struct lbd_image_options o = {0};
+  assert_ok(lbd_migration_prepare(e->io, "vm", p2, "moved", &o, false));
+  struct lbd_migration_status st;
+  assert_ok(lbd_migration_status(e->io, "vm", &st));
+  struct image_header h;
+  assert_ok(image_header_read(p2->pool, st.dest_id, &h));
+  snprintf(h.migration.state, sizeof h.migration.state, "aborting");
+  assert_ok(image_header_set_migration(p2->pool, st.dest_id, &h));
+  assert_ok(image_header_read(p2->pool, st.dest_id, &h));
+  assert_ok(image_remove_storage(p2, st.dest_id, &h, NULL, NULL));
+  assert_ok(lbd_migration_abort(e->io, "vm", NULL, NULL));
+  expect_bytes(e->io, "vm", NULL, m.head, m.size);
+  char **names;
+  size_t n;
+  assert_ok(lbd_list(p2, &names, &n));
+  for (size_t i = 0; i < n; i++)
+    if (strcmp(names[i], "moved") == 0)
+      fail_msg("the aborted target's name is left in p2");
+  lbd_names_free(names, n);
+  /* and the name can be used again */
+  assert_ok(lbd_migration_prepare(e->io, "vm", p2, "moved", &o, false));
+  assert_ok(lbd_migration_abort(p2, "moved", NULL, NULL));
+  lbd_ioctx_destroy(p2);
+  model_free(&m);
+}
+
 /* ---- a client in another process writes while execute runs ------------ */
 
 static int slow(uint64_t done, uint64_t total, void *arg)
@@ -359,6 +432,10 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_abort_after_shrink,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(test_prepare_in_place_resumes,
+                                      setup, teardown),
+      cmocka_unit_test_setup_teardown(test_abort_resumes_after_target_header_gone,
+                                      setup, teardown),
+      cmocka_unit_test_setup_teardown(test_abort_by_source_drops_target_name,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(test_client_writes_during_execute,
                                       setup, teardown),
