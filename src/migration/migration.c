@@ -220,12 +220,13 @@ static int source_free(lbd_image_t *src)
     for (size_t i = 0; i < ns && r == 0; i++) {
       char **kids;
       size_t nk;
-      if ((r = image_children_list(src, snaps[i].id, &kids, &nk)) == 0 && nk)
+      if ((r = image_children_list(src, snaps[i].id, &kids, &nk)) < 0)
+        break;
+      if (nk)
         r = lbd_error(EBUSY, "snapshot %s has clones (%s%s): migrating the "
                       "parent of clones is not supported yet; flatten them "
                       "first", snaps[i].name, kids[0], nk > 1 ? ", ..." : "");
-      if (r >= 0)
-        lbd_names_free(kids, nk);
+      lbd_names_free(kids, nk);
     }
     lbd_snap_list_free(snaps, ns);
   }
@@ -701,11 +702,12 @@ static int abort_target(struct pair *p, lbd_progress_fn_t progress, void *arg)
   struct objstore_holder *h;
   size_t n;
   int r = objstore_list_watchers(p->dst_io->pool, oid, &h, &n);
-  if (r == 0 && n)
-    r = lbd_error(EBUSY, "image %s is open (%s, pid %d): close it there "
-                  "first", p->dst_name, h[0].client, (int)h[0].pid);
-  if (r == 0)
+  if (r == 0) {
+    if (n)
+      r = lbd_error(EBUSY, "image %s is open (%s, pid %d): close it there "
+                    "first", p->dst_name, h[0].client, (int)h[0].pid);
     objstore_holders_free(h, n);
+  }
   if (r == 0)
     r = set_state(p->dst_io, p->dst_id, "aborting", NULL);
   lbd_image_t *dst = NULL, *src = NULL;
