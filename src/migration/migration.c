@@ -125,7 +125,8 @@ static int pair_find(lbd_ioctx_t *io, const char *name, struct pair *p)
     snprintf(p->dst_name, sizeof p->dst_name, "%s", name);
     snprintf(p->src_id, sizeof p->src_id, "%s", m->peer_id);
     snprintf(p->src_name, sizeof p->src_name, "%s", m->peer_name);
-    r = peer_read(io->cluster, m, &p->src_io, &p->src, &p->have_src);
+    if (!m->import_only) /* an import's source is a source-spec */
+      r = peer_read(io->cluster, m, &p->src_io, &p->src, &p->have_src);
   } else {
     p->src_io = self;
     p->src = hdr;
@@ -172,7 +173,7 @@ static int clear_links(lbd_ioctx_t *io, const char *id, bool parent)
     }
     if (r < 0)
       return r;
-    if (parent && hdr.parent.pool_id >= 0)
+    if (parent && (hdr.parent.pool_id >= 0 || hdr.parent.overlap))
       r = image_header_set_overlap(io->pool, id, &hdr, 0);
     else if (hdr.migration.role != IMAGE_MIGRATION_NONE) {
       hdr.migration.role = IMAGE_MIGRATION_NONE;
@@ -535,7 +536,7 @@ int lbd_migration_execute(lbd_ioctx_t *io, const char *image, unsigned threads,
   if (r < 0)
     return lbd_error_prefix(r, "executing the migration of %s", image);
   const char *state = p.have_dst ? p.dst.migration.state : "";
-  if (!p.have_dst || !p.have_src ||
+  if (!p.have_dst || (!p.have_src && !p.dst.migration.import_only) ||
       (strcmp(state, "prepared") && strcmp(state, "executing") &&
        strcmp(state, "executed") && strcmp(state, "error")))
     r = lbd_error(EINVAL, "the migration of %s is %s: execute needs it "
