@@ -24,6 +24,10 @@ struct stream_ops {
    * of the stream), or a negative errno. */
   ssize_t (*read)(struct stream *s, uint64_t off, size_t len, void *buf);
   void (*close)(struct stream *s);
+  /* Added: a stream of the same type for NAME relative to S (see
+   * stream_open_relative); NULL if the type has no such notion. */
+  int (*open_relative)(const struct stream *s, const char *name,
+                       struct stream **out);
 };
 
 struct stream {
@@ -48,6 +52,18 @@ static inline ssize_t stream_read(struct stream *s, uint64_t off, size_t len,
 {
   return s->ops->read(s, off, len, buf);
 }
+/* Close S and free it; S may be NULL. */
 void stream_close(struct stream *s);
+
+/* Concurrency: every stream type (file, http, s3) allows stream_read from
+ * any number of threads at once on one stream; open and close are not
+ * concurrent with anything else on the same stream.
+ *
+ * Errors (besides a type's own): EINVAL for a malformed spec (the message
+ * names the field), ENOENT for a missing file or object (HTTP 404),
+ * EACCES for a refused access (HTTP 401/403, a bad S3 key or signature),
+ * ECONNREFUSED / EHOSTUNREACH / ETIMEDOUT for a server that cannot be
+ * reached, ENOTSUP for a server that ignores Range requests, EIO for
+ * anything else a server did wrong (after retries for transient errors). */
 
 #endif

@@ -1,0 +1,134 @@
+/* The "file" stream: a local file (or block device) read with pread. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "source/stream_internal.h"
+#include "util/error.h"
+
+struct file_stream {
+  struct stream s; /* first */
+  int fd;
+};
+
+static ssize_t file_read(struct stream *s, uint64_t off, size_t len,
+                         void *buf)
+{
+  struct file_stream *f = (struct file_stream *)s;
+  if (off >= s->size)
+    return 0;
+  if (len > s->size - off)
+    len = (size_t)(s->size - off);
+  size_t done = 0;
+  while (done < len) {
+    ssize_t n = pread(f->fd, (char *)buf + done, len - done,
+                      (off_t)(off + done));
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      return lbd_error(errno, "%s: read at %llu: %s", s->name,
+                       (unsigned long long)(off + done), strerror(errno));
+    }
+    if (n == 0)
+      break; /* the file shrank since open */
+    done += (size_t)n;
+  }
+  return (ssize_t)done;
+}
+
+static void file_close(struct stream *s)
+{
+  struct file_stream *f = (struct file_stream *)s;
+  if (f->fd >= 0)
+    close(f->fd);
+  stream_fini(s);
+  free(f);
+}
+
+static int file_open_path(const char *path, lbd_cluster_t *cluster,
+                          struct stream **out);
+
+static int file_open_relative(const struct stream *base, const char *name,
+                              struct stream **out)
+{
+  if (name[0] == '/')
+    return file_open_path(name, base->cluster, out);
+  const char *slash = strrchr(base->name, '/');
+  size_t dirlen = slash ? (size_t)(slash - base->name) + 1 : 0;
+  size_t n = dirlen + strlen(name) + 1;
+  char *path = malloc(n);
+  if (!path)
+    return lbd_error(ENOMEM, "file stream: out of memory");
+  memcpy(path, base->name, dirlen);
+  strcpy(path + dirlen, name);
+  int r = file_open_path(path, base->cluster, out);
+  free(path);
+  return r;
+}
+
+static const struct stream_ops file_ops = {
+  .read = file_read,
+  .close = file_close,
+  .open_relative = file_open_relative,
+};
+
+static int file_open_path(const char *path, lbd_cluster_t *cluster,
+                          struct stream **out)
+{
+  struct file_stream *f = calloc(1, sizeof *f);
+  if (!f)
+    return lbd_error(ENOMEM, "file stream: out of memory");
+  f->fd = -1;
+  int r = stream_init(&f->s, &file_ops, path, cluster);
+  if (r < 0) {
+    free(f);
+    return r;
+  }
+  f->fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (f->fd < 0) {
+    r = lbd_error(errno, "%s: %s", path, strerror(errno));
+    goto fail;
+  }
+  struct stat st;
+  if (fstat(f->fd, &st) < 0) {
+    r = lbd_error(errno, "%s: %s", path, strerror(errno));
+    goto fail;
+  }
+  if (S_ISREG(st.st_mode)) {
+    f->s.size = (uint64_t)st.st_size;
+  } else if (S_ISBLK(st.st_mode)) {
+    uint64_t size;
+    if (ioctl(f->fd, BLKGETSIZE64, &size) < 0) {
+      r = lbd_error(errno, "%s: size of the block device: %s", path,
+                    strerror(errno));
+      goto fail;
+    }
+    f->s.size = size;
+  } else if (S_ISDIR(st.st_mode)) {
+    r = lbd_error(EISDIR, "%s: is a directory", path);
+    goto fail;
+  } else {
+    r = lbd_error(EINVAL, "%s: not a regular file or a block device", path);
+    goto fail;
+  }
+  *out = &f->s;
+  return 0;
+fail:
+  file_close(&f->s);
+  return r;
+}
+
+int stream_file_open(const json_t *spec, lbd_cluster_t *cluster,
+                     struct stream **out)
+{
+  const char *path;
+  int r = stream_spec_string(spec, "file", "file_path", false, &path);
+  if (r < 0)
+    return r;
+  return file_open_path(path, cluster, out);
+}
