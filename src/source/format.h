@@ -46,4 +46,12 @@ int format_extents(struct format *f, uint32_t snap, uint64_t off,
                    uint64_t len, struct extent_set *out);
 void format_close(struct format *f);
 
+/* Open a format of TYPE ("raw" or "qcow") over the open stream S, which it
+ * takes over (closed on failure too).  DEPTH: how many backing files a
+ * QCOW chain may have below it (0: an image with a backing file is refused
+ * with EINVAL).  For backing files, tests and fuzz targets. */
+#define FORMAT_MAX_BACKING_DEPTH 16
+int format_open_stream(const char *type, struct stream *s, unsigned depth,
+                       struct format **out);
+
 #endif
