@@ -5,12 +5,13 @@
 set -eu
 
 # build: compiler, CMake, and the libraries lbd links (LMDB, jansson,
-# libcurl for HTTP(S)/S3 streams, zlib and zstd for compressed QCOW2)
+# libcurl for HTTP(S)/S3 streams with OpenSSL for signing, zlib and zstd
+# for compressed QCOW2)
 # tests: cmocka; qemu-img/qemu-io/qemu-nbd, libnbd's tools, nginx (HTTP)
 # and Node.js with npm (s3rver for S3; Debian's npm only if the machine has
 # no npm of its own) as real peers
 PACKAGES="build-essential cmake pkg-config liblmdb-dev libcmocka-dev libjansson-dev python3
-libcurl4-openssl-dev zlib1g-dev libzstd-dev qemu-utils libnbd-bin nginx-light"
+libcurl4-openssl-dev libssl-dev zlib1g-dev libzstd-dev qemu-utils libnbd-bin nginx-light"
 
 missing=""
 for p in $PACKAGES; do

@@ -376,6 +376,39 @@ int image_acquire_lock(struct lbd_image *img)
   return r;
 }
 
+int image_step_lock(struct objstore_pool *pool, const char *oid,
+                    const char *what, char cookie[32])
+{
+  snprintf(cookie, 32, "%" PRIu64, lbd_random_u64());
+  int r = objstore_lock(pool, oid, IMAGE_MIGRATION_LOCK,
+                        OBJSTORE_LOCK_EXCLUSIVE, cookie, "", what);
+  if (r != -EBUSY)
+    return r;
+  struct objstore_holder *h;
+  size_t n;
+  char who[160] = "another migration command";
+  if (objstore_list_lockers(pool, oid, IMAGE_MIGRATION_LOCK, &h, &n) == 0) {
+    if (n)
+      snprintf(who, sizeof who, "'%s' (pid %d)", h[0].desc ? h[0].desc : "?",
+               (int)h[0].pid);
+    objstore_holders_free(h, n);
+  }
+  return lbd_error(EBUSY, "%s is running on this image: try again when it "
+                   "ends", who);
+}
+
+void image_step_unlock(struct objstore_pool *pool, const char *oid,
+                       const char *cookie)
+{
+  char msg[LBD_ERROR_MAX]; /* the caller's message outlives the unlock */
+  snprintf(msg, sizeof msg, "%s", lbd_last_error());
+  objstore_unlock(pool, oid, IMAGE_MIGRATION_LOCK, cookie);
+  if (*msg)
+    lbd_error(EIO, "%s", msg);
+  else
+    lbd_error_clear();
+}
+
 int lbd_get_size(lbd_image_t *img, uint64_t *size)
 {
   pthread_mutex_lock(&img->mu);
@@ -433,8 +466,16 @@ int lbd_resize(lbd_image_t *img, uint64_t size)
     /* A clone shrunk below its overlap never reads the parent there again,
      * even when it grows back: the overlap shrinks first, for good. */
     if (image_backing_linked(&hdr) && size < hdr.parent.overlap) {
+      /* Not while a migration execute copies up to the old overlap. */
+      char cookie[32];
+      bool target = hdr.migration.role == IMAGE_MIGRATION_TARGET;
+      if (target && (r = image_step_lock(img->io->pool, img->header_oid,
+                                         "lbd resize", cookie)) < 0)
+        break;
       pthread_rwlock_wrlock(&img->io_lock);
       r = image_header_set_overlap(img->io->pool, img->id, &hdr, size);
+      if (target)
+        image_step_unlock(img->io->pool, img->header_oid, cookie);
       if (r == 0)
         img->hdr.parent.overlap = size;
       pthread_rwlock_unlock(&img->io_lock);

@@ -27,6 +27,9 @@
 #define IMAGE_OBJECT_MAP_PREFIX "lbd_object_map."
 #define IMAGE_OBJECT_MAP_MAX 256000000 /* objects, as rbd */
 #define IMAGE_LOCK_NAME "lbd_lock"
+/* Held on a migration target's header by execute, commit and abort, and
+ * by a shrink of the target: one of them at a time. */
+#define IMAGE_MIGRATION_LOCK "lbd_migration_execute"
 #define IMAGE_MAX_NAME 255
 #define IMAGE_ID_LEN 12
 
@@ -192,6 +195,14 @@ int image_create(lbd_ioctx_t *io, const char *name,
 int image_open(lbd_ioctx_t *io, const char *name, const char *id,
                const char *snap, uint64_t snap_id, unsigned flags, int depth,
                lbd_image_t **out);
+
+/* image.c: take IMAGE_MIGRATION_LOCK on header OID of POOL for WHAT (a
+ * command name, for the message of those that find it taken: EBUSY);
+ * COOKIE receives what image_step_unlock needs. */
+int image_step_lock(struct objstore_pool *pool, const char *oid,
+                    const char *what, char cookie[32]);
+void image_step_unlock(struct objstore_pool *pool, const char *oid,
+                       const char *cookie);
 
 /* image.c: take the image's exclusive lock before the first write (if the
  * image has the exclusive-lock feature); EBUSY naming a live holder. */

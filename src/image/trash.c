@@ -645,7 +645,10 @@ static int trash_remove(lbd_ioctx_t *io, const char *id, bool force,
                        "(deferment time has not expired): use --force to "
                        "remove it anyway", e.name, id, until);
     }
-    if ((r = check_no_watchers(pool, id, e.name)) < 0)
+    /* A migration's source is open read-only at most (by the target's
+     * clients, reading nothing it still needs once the commit runs). */
+    if (e.source == LBD_TRASH_SOURCE_USER &&
+        (r = check_no_watchers(pool, id, e.name)) < 0)
       return r;
     e.state = IMAGE_TRASH_REMOVING;
     if ((r = entry_write(pool, version, id, &e)) == 0)
@@ -659,7 +662,8 @@ static int trash_remove(lbd_ioctx_t *io, const char *id, bool force,
    * again removes the rest. */
   struct image_header hdr;
   r = image_header_read(pool, id, &hdr);
-  if (r == 0 && (r = check_no_watchers(pool, id, e.name)) < 0)
+  if (r == 0 && e.source == LBD_TRASH_SOURCE_USER &&
+      (r = check_no_watchers(pool, id, e.name)) < 0)
     return r;
   if (r < 0 && r != -ENOENT)
     return r;

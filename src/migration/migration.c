@@ -28,7 +28,6 @@
 #include "util/error.h"
 #include "util/random.h"
 
-#define EXECUTE_LOCK "lbd_migration_execute"
 #define DEFAULT_THREADS 8
 #define BLOCK 4096
 
@@ -275,14 +274,15 @@ static int copy_metadata(lbd_image_t *src, lbd_ioctx_t *dst_io,
   char oid[64];
   header_oid(dst_id, oid, sizeof oid);
   int r = lbd_metadata_list(src, &md, &n);
+  if (r < 0)
+    return r;
   for (size_t i = 0; r == 0 && i < n; i++) {
     char key[OBJSTORE_MAX_OMAP_KEY + 1];
     snprintf(key, sizeof key, "metadata_%s", md[i].key);
     r = objstore_omap_set(dst_io->pool, oid, key, md[i].value,
                           strlen(md[i].value));
   }
-  if (r == 0)
-    lbd_metadata_list_free(md, n);
+  lbd_metadata_list_free(md, n);
   return r;
 }
 
@@ -543,12 +543,9 @@ int lbd_migration_execute(lbd_ioctx_t *io, const char *image, unsigned threads,
                   "prepared", image, p.have_dst ? state : "missing its target");
   char oid[64], cookie[32];
   header_oid(p.dst_id, oid, sizeof oid);
-  snprintf(cookie, sizeof cookie, "%" PRIu64, lbd_random_u64());
-  if (r == 0 && (r = objstore_lock(p.dst_io->pool, oid, EXECUTE_LOCK,
-                                   OBJSTORE_LOCK_EXCLUSIVE, cookie, "",
-                                   "lbd migration execute")) == -EBUSY)
-    r = lbd_error(EBUSY, "another 'lbd migration execute' of %s is running",
-                  image);
+  if (r == 0)
+    r = image_step_lock(p.dst_io->pool, oid, "lbd migration execute",
+                        cookie);
   bool locked = r == 0;
   if (r == 0 && strcmp(state, "executed") != 0) {
     lbd_image_t *dst;
@@ -577,7 +574,7 @@ int lbd_migration_execute(lbd_ioctx_t *io, const char *image, unsigned threads,
       r = set_state(p.dst_io, p.dst_id, "executed", NULL);
   }
   if (locked)
-    objstore_unlock(p.dst_io->pool, oid, EXECUTE_LOCK, cookie);
+    image_step_unlock(p.dst_io->pool, oid, cookie);
   pair_free(&p);
   return r < 0 ? lbd_error_prefix(r, "executing the migration of %s", image)
                : 0;
@@ -598,6 +595,11 @@ int lbd_migration_commit(lbd_ioctx_t *io, const char *image,
     r = lbd_error(EINVAL, "the migration of %s is %s: commit needs it "
                   "executed ('lbd migration execute')", image,
                   p.have_dst ? state : "missing its target");
+  char oid[64], cookie[32];
+  header_oid(p.dst_id, oid, sizeof oid);
+  bool locked = r == 0 && (r = image_step_lock(p.dst_io->pool, oid,
+                                               "lbd migration commit",
+                                               cookie)) == 0;
   if (r == 0)
     r = set_state(p.dst_io, p.dst_id, "committing", NULL);
   if (r == 0 && p.src_io) { /* (its entry may outlive its header) */
@@ -615,6 +617,8 @@ int lbd_migration_commit(lbd_ioctx_t *io, const char *image,
     r = clear_links(p.dst_io, p.dst_id, false);
   if (r == 0 && progress)
     progress(2, 2, arg);
+  if (locked)
+    image_step_unlock(p.dst_io->pool, oid, cookie);
   pair_free(&p);
   return r < 0 ? lbd_error_prefix(r, "committing the migration of %s", image)
                : 0;
@@ -783,8 +787,16 @@ int lbd_migration_abort(lbd_ioctx_t *io, const char *image,
   if (p.have_dst && strcmp(p.dst.migration.state, "committing") == 0)
     r = lbd_error(EINVAL, "the migration of %s is being committed: run "
                   "'lbd migration commit' again to finish", image);
+  char oid[64], cookie[32];
+  header_oid(p.dst_id, oid, sizeof oid);
+  bool locked = false;
+  if (r == 0 && p.have_dst) /* no execute may copy in meanwhile */
+    locked = (r = image_step_lock(p.dst_io->pool, oid, "lbd migration abort",
+                                  cookie)) == 0;
   if (r == 0 && p.have_dst)
     r = abort_target(&p, progress, arg);
+  if (locked)
+    image_step_unlock(p.dst_io->pool, oid, cookie);
   if (r == 0 && p.have_src)
     r = restore_source(&p);
   pair_free(&p);
