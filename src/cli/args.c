@@ -96,6 +96,14 @@ const struct opt_def cli_opts[OPT_COUNT] = {
         "make the target independent of the source's parent"},
     [OPT_CONCURRENCY] = {"concurrency", 0, "<n>",
         "objects copied at once [default: 8]"},
+    [OPT_IMPORT_ONLY] = {"import-only", 0, NULL,
+        "only import data from the source (left unchanged)"},
+    [OPT_SOURCE_SPEC] = {"source-spec", 0, "<json>",
+        "source-spec of the import (JSON)"},
+    [OPT_SOURCE_SPEC_PATH] = {"source-spec-path", 0, "<file>",
+        "file holding the source-spec ('-' for stdin)"},
+    [OPT_SOURCE_SPEC_FILE] = {"source-spec-file", 0, "<file>",
+        "the same as --source-spec-path"},
 };
 
 bool opt_is_global(enum opt_id id)

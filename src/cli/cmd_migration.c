@@ -3,12 +3,95 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
 
+/* The source-spec text of --source-spec, --source-spec-path/-file (a file
+ * or '-' for stdin), malloc'd into *OUT. */
+static int read_source_spec(struct ctx *c, char **out)
+{
+  *out = NULL;
+  if (opt_set(c, OPT_SOURCE_SPEC))
+    return (*out = strdup(c->val[OPT_SOURCE_SPEC])) ? 0 : -ENOMEM;
+  const char *path = opt_set(c, OPT_SOURCE_SPEC_PATH)
+                         ? c->val[OPT_SOURCE_SPEC_PATH]
+                         : c->val[OPT_SOURCE_SPEC_FILE];
+  if (!path)
+    return 0;
+  FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+  if (!f)
+    return cli_syserr(c, -errno, "reading the source-spec %s", path);
+  size_t cap = 1 << 20, n = 0;
+  char *buf = malloc(cap + 1);
+  if (buf)
+    n = fread(buf, 1, cap, f);
+  int r = !buf ? -ENOMEM : ferror(f) ? -EIO : n == cap ? -EFBIG : 0;
+  if (f != stdin)
+    fclose(f);
+  if (r < 0) {
+    free(buf);
+    return r == -EFBIG ? cli_usage(c, "the source-spec %s is over 1 MiB", path)
+                       : cli_syserr(c, r, "reading the source-spec %s", path);
+  }
+  buf[n] = 0;
+  *out = buf;
+  return 0;
+}
+
+/* The native source-spec of pool/[ns/]image@snap (the short form). */
+static char *native_spec(const struct spec *s)
+{
+  json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s}", "type", "native",
+                        "pool_name", s->pool, "pool_namespace", s->ns,
+                        "image_name", s->image, "snap_name", s->snap);
+  char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+  json_decref(j);
+  return text;
+}
+
+static int prepare_import(struct ctx *c)
+{
+  char *spec = NULL;
+  struct spec src = {0}, dst;
+  struct lbd_image_options o;
+  lbd_ioctx_t *io = NULL;
+  int r = read_source_spec(c, &spec);
+  if (r == 0 && !spec) { /* the short form: pool/image@snap dst */
+    if ((r = spec_image(c, SPEC_SOURCE, true, &src)) == 0 && !src.snap)
+      r = cli_usage(c, "an import of an lbd image reads a snapshot: give "
+                    "<pool>/<image>@<snap>, or a --source-spec");
+    if (r == 0 && !(spec = native_spec(&src)))
+      r = -ENOMEM;
+  }
+  if (r < 0) {
+    if (src.buf)
+      spec_free(&src);
+    free(spec);
+    return r;
+  }
+  if ((r = spec_image(c, SPEC_DEST, false, &dst)) == 0) {
+    if ((r = image_options(c, false, &o)) == 0 && (r = args_done(c)) == 0 &&
+        (r = cli_ioctx(c, dst.pool, dst.ns, &io)) == 0 &&
+        (r = lbd_migration_prepare_import(spec, io, dst.image, &o)) < 0)
+      cli_fail(c, r, NULL);
+    lbd_ioctx_destroy(io);
+    spec_free(&dst);
+  }
+  if (src.buf)
+    spec_free(&src);
+  free(spec);
+  return r;
+}
+
 int cmd_migration_prepare(struct ctx *c)
 {
+  if (opt_set(c, OPT_IMPORT_ONLY))
+    return prepare_import(c);
+  if (opt_set(c, OPT_SOURCE_SPEC) || opt_set(c, OPT_SOURCE_SPEC_PATH) ||
+      opt_set(c, OPT_SOURCE_SPEC_FILE))
+    return cli_usage(c, "a source-spec is for --import-only");
   struct spec src, dst;
   struct lbd_image_options o;
   lbd_ioctx_t *io = NULL, *dst_io = NULL;
@@ -115,8 +198,12 @@ int migration_status_print(struct ctx *c, lbd_ioctx_t *io, const char *image,
     return r; /* not migrating */
   if (r < 0)
     return cli_fail(c, r, "migration status");
-  char src[512], dst[512];
-  spec_text(st.source_pool, st.source_ns, st.source_image, src, sizeof src);
+  char src[4200], dst[512];
+  if (*st.source_spec)
+    snprintf(src, sizeof src, "%s", st.source_spec);
+  else
+    spec_text(st.source_pool, st.source_ns, st.source_image, src,
+              sizeof src);
   spec_text(st.dest_pool, st.dest_ns, st.dest_image, dst, sizeof dst);
   if (j) {
     json_object_set_new(
@@ -129,10 +216,16 @@ int migration_status_print(struct ctx *c, lbd_ioctx_t *io, const char *image,
                   st.dest_ns, "dest_image_name", st.dest_image,
                   "dest_image_id", st.dest_id, "state", st.state,
                   "state_description", st.state_desc));
+    if (*st.source_spec)
+      json_object_set_new(json_object_get(j, "migration"), "source_spec",
+                          json_string(st.source_spec));
     return 0;
   }
   printf("Migration:\n");
-  printf("\tsource: %s (%s)\n", src, st.source_id);
+  if (*st.source_spec)
+    printf("\tsource: %s\n", src);
+  else
+    printf("\tsource: %s (%s)\n", src, st.source_id);
   printf("\tdestination: %s (%s)\n", dst, st.dest_id);
   printf("\tstate: %s%s%s\n", st.state, *st.state_desc ? " " : "",
          st.state_desc);

@@ -319,7 +319,14 @@ const struct command cli_commands[] = {
      "its layout from the options (the source's by default; a new object\n"
      "size alone carries default striping along).  Without a target spec\n"
      "the image keeps its name and changes its layout only.  Refused while\n"
-     "the source is open or locked.",
+     "the source is open or locked.\n"
+     "With --import-only the source is left unchanged: a snapshot of an lbd\n"
+     "image (<pool>/<image>@<snap>, or a native source-spec), or a raw or\n"
+     "QCOW file behind a file, http or s3 stream, described by a\n"
+     "source-spec (--source-spec JSON, or --source-spec-path FILE|-); then\n"
+     "the only positional argument is the target.  Keys in a source-spec\n"
+     "may be config://<key> (from 'lbd config-key set'); lbd never prints\n"
+     "them.",
      {{"<source-image-spec>", "source image specification\n"
        "(example: [<pool>/[<namespace>/]]<image>)", false},
       {"<dest-image-spec>", "destination image specification\n"
@@ -330,7 +337,9 @@ const struct command cli_commands[] = {
       {OPT_DEST_NAMESPACE, "destination namespace name [default: the "
        "source's]"},
       {OPT_DEST, "destination image name [default: the source's]"},
-      LAYOUT_OPTS, {OPT_FLATTEN, NULL}, {OPT_NONE, NULL}},
+      LAYOUT_OPTS, {OPT_FLATTEN, NULL}, {OPT_IMPORT_ONLY, NULL},
+      {OPT_SOURCE_SPEC, NULL}, {OPT_SOURCE_SPEC_PATH, NULL},
+      {OPT_SOURCE_SPEC_FILE, NULL}, {OPT_NONE, NULL}},
      cmd_migration_prepare},
     {"status", NULL, "Show the status of this image.",
      "Lists the watchers: the processes that have the image open, with\n"

@@ -25,6 +25,7 @@
 #include "image/backing.h"
 #include "image/image.h"
 #include "image/trash.h"
+#include "source/spec.h"
 #include "util/error.h"
 #include "util/random.h"
 
@@ -806,6 +807,25 @@ int lbd_migration_abort(lbd_ioctx_t *io, const char *image,
 
 /* ---- status ------------------------------------------------------------ */
 
+/* An import's source-spec, with every key as "***". */
+static int import_spec_redacted(lbd_ioctx_t *io, const char *id, char *buf,
+                                size_t size)
+{
+  char oid[64];
+  header_oid(id, oid, sizeof oid);
+  const char *keys[] = {"migration_source_spec"};
+  struct objstore_kv *kvs;
+  size_t n;
+  int r = objstore_omap_get_keys(io->pool, oid, keys, 1, &kvs, &n);
+  if (r < 0)
+    return r;
+  char *text = n ? source_spec_redacted(kvs[0].value) : NULL;
+  snprintf(buf, size, "%s", text ? text : "(unreadable source-spec)");
+  free(text);
+  objstore_kv_free(kvs, n);
+  return 0;
+}
+
 static void name_pool(lbd_ioctx_t *io, char *pool, char *ns)
 {
   snprintf(pool, 129, "%s", io ? io->pool_name : "");
@@ -831,6 +851,9 @@ int lbd_migration_status(lbd_ioctx_t *io, const char *image,
       p.have_dst ? &p.dst.migration : &p.src.migration;
   snprintf(st->state, sizeof st->state, "%s", m->state);
   snprintf(st->state_desc, sizeof st->state_desc, "%s", m->state_desc);
+  if (p.have_dst && p.dst.migration.import_only)
+    r = import_spec_redacted(p.dst_io, p.dst_id, st->source_spec,
+                             sizeof st->source_spec);
   pair_free(&p);
-  return 0;
+  return r;
 }
