@@ -246,6 +246,12 @@ int lbd_migration_prepare_import(const char *spec, lbd_ioctx_t *dst_io,
  * threads (0: a default), while clients use the target.  Resumable. */
 int lbd_migration_execute(lbd_ioctx_t *io, const char *image, unsigned threads,
                           lbd_progress_fn_t progress, void *arg);
+/* Whether the target still needs its source: for the head and every
+ * snapshot, the target with and without its source must read the same
+ * (client writes are the target's own).  EILSEQ naming the first byte
+ * that only the source holds.  Read in parallel; PROGRESS hears bytes. */
+int lbd_migration_verify(lbd_ioctx_t *io, const char *image,
+                         lbd_progress_fn_t progress, void *arg);
 /* After execute: drop the link and remove the source. */
 int lbd_migration_commit(lbd_ioctx_t *io, const char *image,
                          lbd_progress_fn_t progress, void *arg);

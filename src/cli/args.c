@@ -104,6 +104,11 @@ const struct opt_def cli_opts[OPT_COUNT] = {
         "file holding the source-spec ('-' for stdin)"},
     [OPT_SOURCE_SPEC_FILE] = {"source-spec-file", 0, "<file>",
         "the same as --source-spec-path"},
+    [OPT_VERIFY] = {"verify", 0, NULL,
+        "first check that the target no longer needs its\n"
+        "source ('lbd migration verify'); refuse if it does"},
+    [OPT_MAX_RATE] = {"max-rate", 0, "<bytes/s>",
+        "copy at most this many bytes per second (in K/M/G)"},
 };
 
 bool opt_is_global(enum opt_id id)

@@ -47,6 +47,7 @@ enum opt_id {
   /* migration prepare / execute */
   OPT_FLATTEN, OPT_CONCURRENCY,
   OPT_IMPORT_ONLY, OPT_SOURCE_SPEC, OPT_SOURCE_SPEC_PATH, OPT_SOURCE_SPEC_FILE,
+  OPT_VERIFY, OPT_MAX_RATE,
   OPT_COUNT
 };
 
@@ -274,6 +275,7 @@ int cmd_migration_prepare(struct ctx *c);
 int cmd_migration_execute(struct ctx *c);
 int cmd_migration_commit(struct ctx *c);
 int cmd_migration_abort(struct ctx *c);
+int cmd_migration_verify(struct ctx *c);
 /* The Migration block of `lbd status` for IMAGE of IO (nothing if it is
  * not migrating); into J if given (--format json). */
 int migration_status_print(struct ctx *c, lbd_ioctx_t *io, const char *image,

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 
@@ -163,6 +165,68 @@ static int migration_step(struct ctx *c, const char *op, step_fn fn,
   return r;
 }
 
+/* --max-rate: the progress callback sleeps while the copy is ahead. */
+static struct {
+  uint64_t rate, object_size;
+  struct timespec start;
+} throttle;
+
+static int execute_progress(uint64_t done, uint64_t total, void *arg)
+{
+  if (throttle.rate) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    double elapsed = (double)(now.tv_sec - throttle.start.tv_sec) +
+                     (double)(now.tv_nsec - throttle.start.tv_nsec) / 1e9;
+    double due = (double)done * (double)throttle.object_size /
+                 (double)throttle.rate;
+    if (due > elapsed)
+      usleep((useconds_t)((due - elapsed) * 1e6));
+  }
+  return step_progress(done, total, arg);
+}
+
+static int execute_step(lbd_ioctx_t *io, const char *image,
+                        lbd_progress_fn_t progress, void *arg)
+{
+  (void)progress;
+  return lbd_migration_execute(io, image, throttle.rate ? 1 : 0,
+                               execute_progress, arg);
+}
+
+/* The object size of IMAGE (for --max-rate): the target's. */
+static int object_size_of(struct ctx *c, uint64_t *size)
+{
+  struct spec s;
+  lbd_ioctx_t *io;
+  struct lbd_migration_status st;
+  struct lbd_image_info info;
+  lbd_image_t *img;
+  int saved = c->next_pos;
+  int r = spec_image(c, SPEC_SOURCE, false, &s);
+  c->next_pos = saved;
+  if (r < 0)
+    return r;
+  if ((r = cli_ioctx(c, s.pool, s.ns, &io)) == 0) {
+    if ((r = lbd_migration_status(io, s.image, &st)) < 0)
+      cli_fail(c, r, NULL);
+    lbd_ioctx_destroy(io);
+  }
+  if (r == 0 && (r = cli_ioctx(c, st.dest_pool, st.dest_ns, &io)) == 0) {
+    if ((r = lbd_open(io, st.dest_image, NULL, LBD_OPEN_READ_ONLY, &img)) ==
+        0) {
+      if ((r = lbd_stat(img, &info)) == 0)
+        *size = info.object_size;
+      lbd_close(img);
+    }
+    if (r < 0)
+      cli_fail(c, r, NULL);
+    lbd_ioctx_destroy(io);
+  }
+  spec_free(&s);
+  return r;
+}
+
 int cmd_migration_execute(struct ctx *c)
 {
   uint64_t threads = 0;
@@ -170,12 +234,39 @@ int cmd_migration_execute(struct ctx *c)
       (opt_u64(c, OPT_CONCURRENCY, &threads) < 0 || threads < 1 ||
        threads > 64))
     return cli_usage(c, "--concurrency takes a number from 1 to 64");
+  throttle.rate = 0;
+  if (opt_set(c, OPT_MAX_RATE)) {
+    int r = opt_size(c, OPT_MAX_RATE, 0, &throttle.rate);
+    if (r == 0 && throttle.rate == 0)
+      r = cli_usage(c, "--max-rate must be more than 0 bytes/s");
+    if (r == 0)
+      r = object_size_of(c, &throttle.object_size);
+    if (r < 0)
+      return r;
+    clock_gettime(CLOCK_MONOTONIC, &throttle.start);
+    return migration_step(c, "Image migration", execute_step, 0);
+  }
   return migration_step(c, "Image migration", NULL, (unsigned)threads);
+}
+
+int cmd_migration_verify(struct ctx *c)
+{
+  return migration_step(c, "Verify image migration", lbd_migration_verify, 0);
+}
+
+static int verify_and_commit(lbd_ioctx_t *io, const char *image,
+                             lbd_progress_fn_t progress, void *arg)
+{
+  int r = lbd_migration_verify(io, image, progress, arg);
+  return r < 0 ? r : lbd_migration_commit(io, image, progress, arg);
 }
 
 int cmd_migration_commit(struct ctx *c)
 {
-  return migration_step(c, "Commit image migration", lbd_migration_commit, 0);
+  return migration_step(c, "Commit image migration",
+                        opt_set(c, OPT_VERIFY) ? verify_and_commit
+                                               : lbd_migration_commit,
+                        0);
 }
 
 int cmd_migration_abort(struct ctx *c)

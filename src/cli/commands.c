@@ -299,7 +299,8 @@ const struct command cli_commands[] = {
      "source with its snapshots and data.  After a crash, run it again.",
      {{"<image-spec>", "target image, or source image (also in the trash)\n"
        "(example: [<pool>/[<namespace>/]]<image>)", false}},
-     {SPEC_OPTS, {OPT_NO_PROGRESS, NULL}, {OPT_NONE, NULL}},
+     {SPEC_OPTS, {OPT_VERIFY, NULL}, {OPT_NO_PROGRESS, NULL},
+      {OPT_NONE, NULL}},
      cmd_migration_commit},
     {"migration execute", NULL, "Execute image migration.",
      "Copies every object of the source, with every snapshot, into the\n"
@@ -308,8 +309,8 @@ const struct command cli_commands[] = {
      "when run again.  A second execute of the same image is refused.",
      {{"<image-spec>", "target image, or source image (also in the trash)\n"
        "(example: [<pool>/[<namespace>/]]<image>)", false}},
-     {SPEC_OPTS, {OPT_CONCURRENCY, NULL}, {OPT_NO_PROGRESS, NULL},
-      {OPT_NONE, NULL}},
+     {SPEC_OPTS, {OPT_CONCURRENCY, NULL}, {OPT_MAX_RATE, NULL},
+      {OPT_NO_PROGRESS, NULL}, {OPT_NONE, NULL}},
      cmd_migration_execute},
     {"migration prepare", NULL, "Prepare image migration.",
      "Links a new target image to the source in O(1): from then on clients\n"
@@ -341,6 +342,18 @@ const struct command cli_commands[] = {
       {OPT_SOURCE_SPEC, NULL}, {OPT_SOURCE_SPEC_PATH, NULL},
       {OPT_SOURCE_SPEC_FILE, NULL}, {OPT_NONE, NULL}},
      cmd_migration_prepare},
+    {"migration verify", NULL, "Check that the target no longer needs its "
+     "source.",
+     "For the head and every snapshot of the target, compares what clients\n"
+     "read (the target's own data, else the source's) with the target's own\n"
+     "data alone, in parallel; the first byte that only the source holds is\n"
+     "reported (exit status EILSEQ).  Writes that clients made to the target\n"
+     "are its own and never differences.  Run after execute, before commit\n"
+     "(or use 'commit --verify').",
+     {{"<image-spec>", "target image, or source image (also in the trash)\n"
+       "(example: [<pool>/[<namespace>/]]<image>)", false}},
+     {SPEC_OPTS, {OPT_NO_PROGRESS, NULL}, {OPT_NONE, NULL}},
+     cmd_migration_verify},
     {"status", NULL, "Show the status of this image.",
      "Lists the watchers: the processes that have the image open, with\n"
      "their mode (read-write or read-only); and for an image that takes\n"

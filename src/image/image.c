@@ -291,7 +291,8 @@ int image_open(lbd_ioctx_t *io, const char *name, const char *id,
                   "'lbd migration abort'", img->hdr.migration.peer_name);
     goto fail;
   }
-  if ((r = image_backing_open(img, depth)) < 0)
+  if (!(flags & IMAGE_OPEN_NO_BACKING) &&
+      (r = image_backing_open(img, depth)) < 0)
     goto fail;
   if ((r = objstore_watch(io->pool, img->header_oid,
                           img->read_only ? "read-only" : "read-write",

@@ -192,6 +192,7 @@ int image_create(lbd_ioctx_t *io, const char *name,
  * SNAP (a name) or SNAP_ID (unless OBJSTORE_SNAP_HEAD), then read-only.
  * DEPTH: how many clones below this one are opening it as their parent. */
 #define IMAGE_OPEN_MIGRATION (1u << 30) /* a migration source, read-write */
+#define IMAGE_OPEN_NO_BACKING (1u << 29) /* read only the image's own data */
 int image_open(lbd_ioctx_t *io, const char *name, const char *id,
                const char *snap, uint64_t snap_id, unsigned flags, int depth,
                lbd_image_t **out);

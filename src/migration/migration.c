@@ -25,6 +25,7 @@
 #include "image/backing.h"
 #include "image/image.h"
 #include "image/trash.h"
+#include "migration/migration_int.h"
 #include "source/spec.h"
 #include "util/error.h"
 #include "util/random.h"
@@ -32,16 +33,7 @@
 #define DEFAULT_THREADS 8
 #define BLOCK 4096
 
-/* Both images of a migration, as far as they exist. */
-struct pair {
-  lbd_ioctx_t *src_io, *dst_io;
-  char src_id[IMAGE_ID_LEN + 1], dst_id[IMAGE_ID_LEN + 1];
-  char src_name[IMAGE_MAX_NAME + 1], dst_name[IMAGE_MAX_NAME + 1];
-  struct image_header src, dst;
-  bool have_src, have_dst;
-};
-
-static void pair_free(struct pair *p)
+void pair_free(struct pair *p)
 {
   lbd_ioctx_destroy(p->src_io);
   lbd_ioctx_destroy(p->dst_io);
@@ -97,7 +89,7 @@ static int peer_read(lbd_cluster_t *cluster, const struct image_migration *m,
 
 /* Find the migration that NAME (target, or source in or out of the trash)
  * of IO takes part in. */
-static int pair_find(lbd_ioctx_t *io, const char *name, struct pair *p)
+int pair_find(lbd_ioctx_t *io, const char *name, struct pair *p)
 {
   memset(p, 0, sizeof *p);
   char id[IMAGE_ID_LEN + 1];

@@ -177,7 +177,10 @@ static void test_prepare_reads_source_at_once(void **state)
   assert_int_equal(info.object_size, MiB);
   assert_int_equal(info.stripe_unit, 64 * KiB);
   assert_ok(lbd_close(img));
+  expect_lbd_error(lbd_migration_verify(p2, "vm", NULL, NULL), EILSEQ,
+                   "verify before execute", "needs its source");
   assert_ok(lbd_migration_execute(p2, "vm", 0, NULL, NULL));
+  assert_ok(lbd_migration_verify(e->io, "vm", NULL, NULL));
   expect_model(p2, "vm", &m);
   assert_ok(lbd_migration_commit(e->io, "vm", NULL, NULL)); /* by source */
   expect_model(p2, "vm", &m);
@@ -256,6 +259,7 @@ static void test_execute_with_a_writer(void **state)
   w.stop = 1;
   pthread_join(t, NULL);
   assert_int_equal(w.err, 0);
+  assert_ok(lbd_migration_verify(p2, "vm", NULL, NULL)); /* writes are its own */
   expect_model(p2, "vm", &m);
   assert_ok(lbd_migration_commit(p2, "vm", NULL, NULL));
   expect_model(p2, "vm", &m);
