@@ -520,6 +520,30 @@ static int map_dirty(lbd_ioctx_t *io, const char *oid)
   return r;
 }
 
+/* Progress of execute: the caller's, and "executing (N% complete)" in the
+ * target's header every 5% for `lbd status` elsewhere. */
+struct execute_progress {
+  lbd_ioctx_t *io;
+  const char *id;
+  lbd_progress_fn_t user;
+  void *arg;
+  int shown;
+};
+
+static int execute_progress(uint64_t done, uint64_t total, void *arg)
+{
+  struct execute_progress *ep = arg;
+  int pct = total ? (int)(done * 100 / total) : 100;
+  if (pct / 5 != ep->shown / 5 && pct < 100) {
+    char desc[32];
+    snprintf(desc, sizeof desc, "(%d%% complete)", pct);
+    ep->shown = pct;
+    set_state(ep->io, ep->id, "executing", desc); /* best effort */
+    lbd_error_clear();
+  }
+  return ep->user ? ep->user(done, total, ep->arg) : 0;
+}
+
 int lbd_migration_execute(lbd_ioctx_t *io, const char *image, unsigned threads,
                           lbd_progress_fn_t progress, void *arg)
 {
@@ -553,8 +577,9 @@ int lbd_migration_execute(lbd_ioctx_t *io, const char *image, unsigned threads,
       uint64_t overlap = dst->hdr.parent.overlap;
       if (image_snap_overlap_max(dst) > overlap)
         overlap = image_snap_overlap_max(dst);
+      struct execute_progress ep = {p.dst_io, p.dst_id, progress, arg, -1};
       r = image_copyup_all(dst, overlap, threads ? threads : DEFAULT_THREADS,
-                           progress, arg);
+                           execute_progress, &ep);
       char msg[LBD_ERROR_MAX];
       snprintf(msg, sizeof msg, "%s", r < 0 ? lbd_last_error() : "");
       int e = lbd_close(dst);
