@@ -252,7 +252,13 @@ int lbd_migration_execute(lbd_ioctx_t *io, const char *image, unsigned threads,
  * that only the source holds.  Read in parallel; PROGRESS hears bytes. */
 int lbd_migration_verify(lbd_ioctx_t *io, const char *image,
                          lbd_progress_fn_t progress, void *arg);
-/* After execute: drop the link and remove the source. */
+/* After execute: drop the link and remove the source.  EBUSY, naming
+ * them, if the target's snapshots have clones, unless FLAGS has
+ * LBD_MIGRATION_FORCE (none of them may be open anywhere). */
+#define LBD_MIGRATION_FORCE 1u
+int lbd_migration_commit_flags(lbd_ioctx_t *io, const char *image,
+                               unsigned flags, lbd_progress_fn_t progress,
+                               void *arg);
 int lbd_migration_commit(lbd_ioctx_t *io, const char *image,
                          lbd_progress_fn_t progress, void *arg);
 /* Give the source back with every write clients made to the target, and

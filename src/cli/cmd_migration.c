@@ -101,11 +101,13 @@ int cmd_migration_prepare(struct ctx *c)
   if (r < 0)
     return r;
   bool named = opt_set(c, OPT_DEST) || c->next_pos < c->npos;
-  /* the target's pool and namespace default to the source's, and without
+  bool pooled = c->next_pos < c->npos && strchr(c->pos[c->next_pos], '/');
+  /* the target's pool and namespace default to the source's (a target
+   * spec naming a pool means its default namespace, as rbd), and without
    * a target the image keeps its name */
   if (!opt_set(c, OPT_DEST_POOL))
     c->val[OPT_DEST_POOL] = src.pool;
-  if (!opt_set(c, OPT_DEST_NAMESPACE))
+  if (!opt_set(c, OPT_DEST_NAMESPACE) && !pooled)
     c->val[OPT_DEST_NAMESPACE] = src.ns;
   if (!named)
     c->val[OPT_DEST] = src.image;
@@ -254,19 +256,22 @@ int cmd_migration_verify(struct ctx *c)
   return migration_step(c, "Verify image migration", lbd_migration_verify, 0);
 }
 
-static int verify_and_commit(lbd_ioctx_t *io, const char *image,
-                             lbd_progress_fn_t progress, void *arg)
+static unsigned commit_flags;
+static bool commit_verify;
+
+static int commit_step(lbd_ioctx_t *io, const char *image,
+                       lbd_progress_fn_t progress, void *arg)
 {
-  int r = lbd_migration_verify(io, image, progress, arg);
-  return r < 0 ? r : lbd_migration_commit(io, image, progress, arg);
+  int r = commit_verify ? lbd_migration_verify(io, image, progress, arg) : 0;
+  return r < 0 ? r : lbd_migration_commit_flags(io, image, commit_flags,
+                                                progress, arg);
 }
 
 int cmd_migration_commit(struct ctx *c)
 {
-  return migration_step(c, "Commit image migration",
-                        opt_set(c, OPT_VERIFY) ? verify_and_commit
-                                               : lbd_migration_commit,
-                        0);
+  commit_flags = opt_set(c, OPT_FORCE) ? LBD_MIGRATION_FORCE : 0;
+  commit_verify = opt_set(c, OPT_VERIFY);
+  return migration_step(c, "Commit image migration", commit_step, 0);
 }
 
 int cmd_migration_abort(struct ctx *c)

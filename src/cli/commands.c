@@ -299,8 +299,9 @@ const struct command cli_commands[] = {
      "source with its snapshots and data.  After a crash, run it again.",
      {{"<image-spec>", "target image, or source image (also in the trash)\n"
        "(example: [<pool>/[<namespace>/]]<image>)", false}},
-     {SPEC_OPTS, {OPT_VERIFY, NULL}, {OPT_NO_PROGRESS, NULL},
-      {OPT_NONE, NULL}},
+     {SPEC_OPTS, {OPT_VERIFY, NULL},
+      {OPT_FORCE, "also when the image has clones (none may be open)"},
+      {OPT_NO_PROGRESS, NULL}, {OPT_NONE, NULL}},
      cmd_migration_commit},
     {"migration execute", NULL, "Execute image migration.",
      "Copies every object of the source, with every snapshot, into the\n"

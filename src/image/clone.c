@@ -118,6 +118,48 @@ static int child_spec(struct lbd_image *img, uint64_t snap_id,
   return r == -ENOENT ? -ESTALE : r;
 }
 
+int image_children_each(lbd_ioctx_t *parent_io, const char *parent_id,
+                        uint64_t snap_id,
+                        int (*fn)(int64_t pool, const char *ns,
+                                  const char *id, void *arg),
+                        void *arg)
+{
+  char prefix[64], after[OBJSTORE_MAX_OMAP_KEY + 1];
+  int plen = snprintf(prefix, sizeof prefix, "%s.%016" PRIx64 ".", parent_id,
+                      snap_id);
+  snprintf(after, sizeof after, "%s", prefix);
+  bool more = true;
+  int r = 0;
+  while (r == 0 && more) {
+    struct objstore_kv *kvs;
+    size_t n;
+    r = objstore_omap_get(parent_io->pool, CHILDREN_OID, after, 64, &kvs, &n,
+                          &more);
+    if (r == -ENOENT) {
+      lbd_error_clear();
+      return 0;
+    }
+    for (size_t i = 0; r == 0 && i < n; i++) {
+      const char *rest = kvs[i].key + plen;
+      char *end, id[IMAGE_ID_LEN + 1];
+      if (strncmp(kvs[i].key, prefix, (size_t)plen) != 0) {
+        more = false;
+        break;
+      }
+      snprintf(after, sizeof after, "%s", kvs[i].key);
+      int64_t pool = (int64_t)strtoull(rest, &end, 16);
+      if (*end != '.' || strlen(end + 1) < IMAGE_ID_LEN + 1 ||
+          end[1 + IMAGE_ID_LEN] != '.')
+        continue; /* not a link of ours */
+      memcpy(id, end + 1, IMAGE_ID_LEN);
+      id[IMAGE_ID_LEN] = 0;
+      r = fn(pool, end + 2 + IMAGE_ID_LEN, id, arg);
+    }
+    objstore_kv_free(kvs, n);
+  }
+  return r;
+}
+
 static int name_cmp(const void *a, const void *b)
 {
   return strcmp(*(char *const *)a, *(char *const *)b);

@@ -632,6 +632,9 @@ int lbd_remove_with_progress(lbd_ioctx_t *io, const char *name,
     if ((r = image_snaps_read(io->pool, oid, &snaps, &nsnaps)) < 0)
       return lbd_error_prefix(r, "removing image %s", name);
     free(snaps);
+    if (hdr.migration.role != IMAGE_MIGRATION_NONE)
+      return lbd_error(EBUSY, "removing image %s: it is being migrated: "
+                       "commit or abort the migration first", name);
     if (nsnaps)
       return lbd_error(ENOTEMPTY, "removing image %s: image has %zu "
                        "snapshot(s): remove them first ('lbd snap rm')",

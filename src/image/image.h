@@ -163,6 +163,11 @@ int image_header_set_size(struct objstore_pool *pool, const char *id,
  * header is still at HDR->version. */
 int image_header_set_migration(struct objstore_pool *pool, const char *id,
                                const struct image_header *hdr);
+/* Point the parent link at PARENT (its overlap unchanged), if the header
+ * is still at HDR->version. */
+int image_header_set_parent(struct objstore_pool *pool, const char *id,
+                            const struct image_header *hdr,
+                            const struct image_parent *parent);
 /* Set the parent overlap (0: drop the parent link), if the header is still
  * at HDR->version. */
 int image_header_set_overlap(struct objstore_pool *pool, const char *id,
@@ -241,6 +246,13 @@ int image_child_link(lbd_ioctx_t *parent_io, const char *parent_id,
 int image_child_unlink(lbd_cluster_t *cluster, const struct image_header *hdr,
                        int64_t child_pool, const char *child_ns,
                        const char *child_id);
+/* Every link of the registry of snapshot SNAP_ID of image PARENT_ID (in
+ * PARENT_IO), stale or not, through FN (non-zero stops). */
+int image_children_each(lbd_ioctx_t *parent_io, const char *parent_id,
+                        uint64_t snap_id,
+                        int (*fn)(int64_t pool, const char *ns,
+                                  const char *id, void *arg),
+                        void *arg);
 /* The clones of snapshot SNAP_ID of IMG as "pool/[ns/]name" (free with
  * lbd_names_free); links of clones that no longer exist are dropped. */
 int image_children_list(struct lbd_image *img, uint64_t snap_id,

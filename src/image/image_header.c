@@ -309,3 +309,23 @@ int image_header_set_overlap(struct objstore_pool *pool, const char *id,
   objstore_write_op_free(op);
   return r;
 }
+
+int image_header_set_parent(struct objstore_pool *pool, const char *id,
+                            const struct image_header *hdr,
+                            const struct image_parent *parent)
+{
+  char oid[64];
+  header_oid(id, oid, sizeof oid);
+  struct objstore_write_op *op = objstore_write_op_new();
+  if (!op)
+    return lbd_error(ENOMEM, "out of memory");
+  objstore_write_op_assert_exists(op);
+  objstore_write_op_cmp_version(op, OBJSTORE_CMP_EQ, hdr->version);
+  set_u64(op, "parent_pool", (uint64_t)parent->pool_id);
+  set_text(op, "parent_ns", parent->ns);
+  set_text(op, "parent_image", parent->image_id);
+  set_u64(op, "parent_snap", parent->snap_id);
+  int r = objstore_write_op_operate(pool, oid, op, NULL, OBJSTORE_OP_FUA);
+  objstore_write_op_free(op);
+  return r;
+}

@@ -339,6 +339,10 @@ static int trash_move(lbd_ioctx_t *io, const char *name,
                            "interrupted): finish it with 'lbd rm %s'", name,
                            name)
                : r;
+  if (source == LBD_TRASH_SOURCE_USER &&
+      hdr.migration.role != IMAGE_MIGRATION_NONE)
+    return lbd_error(EBUSY, "image %s is being migrated: commit or abort the "
+                     "migration first", name);
   if ((r = check_no_watchers(pool, id, name)) < 0)
     return r;
 

@@ -207,22 +207,6 @@ static int source_free(lbd_image_t *src)
                     lk[0].cookie);
     lbd_lockers_free(tag, lk, nl);
   }
-  struct lbd_snap_info *snaps;
-  size_t ns;
-  if (r == 0 && (r = lbd_snap_list(src, &snaps, &ns)) == 0) {
-    for (size_t i = 0; i < ns && r == 0; i++) {
-      char **kids;
-      size_t nk;
-      if ((r = image_children_list(src, snaps[i].id, &kids, &nk)) < 0)
-        break;
-      if (nk)
-        r = lbd_error(EBUSY, "snapshot %s has clones (%s%s): migrating the "
-                      "parent of clones is not supported yet; flatten them "
-                      "first", snaps[i].name, kids[0], nk > 1 ? ", ..." : "");
-      lbd_names_free(kids, nk);
-    }
-    lbd_snap_list_free(snaps, ns);
-  }
   return r;
 }
 
@@ -238,10 +222,13 @@ static int target_header(lbd_ioctx_t *dst_io, lbd_image_t *src,
   o.size = s->size;
   if (!o.object_size)
     o.object_size = s->layout.object_size;
-  if (!o.stripe_unit && !o.stripe_count &&
-      s->layout.stripe_unit != s->layout.object_size) {
-    o.stripe_unit = s->layout.stripe_unit;
+  /* Unless the options say otherwise, the source's striping; a stripe
+   * unit of a whole object follows a new object size. */
+  if (!o.stripe_unit && !o.stripe_count) {
     o.stripe_count = s->layout.stripe_count;
+    o.stripe_unit = s->layout.stripe_unit == s->layout.object_size
+                        ? o.object_size
+                        : s->layout.stripe_unit;
   }
   if (!o.features)
     o.features = s->features & ~LBD_FEATURE_DATA_POOL &
@@ -332,7 +319,11 @@ static int prepare_steps(struct pair *p, lbd_image_t *src,
 static int prepare_finish(struct pair *p)
 {
   char id[IMAGE_ID_LEN + 1];
-  int r = image_dir_lookup(p->src_io->pool, p->src_name, id);
+  /* The source's clones read the target's snapshots from now on. */
+  int r = migration_relink_children(p->src_io->cluster, p->src_io, p->src_id,
+                                    p->dst_io, p->dst_id);
+  if (r == 0)
+    r = image_dir_lookup(p->src_io->pool, p->src_name, id);
   if (r == 0 && strcmp(id, p->src_id) == 0)
     r = image_trash_move(p->src_io, p->src_name, LBD_TRASH_SOURCE_MIGRATION,
                          0);
@@ -603,6 +594,28 @@ int lbd_migration_execute(lbd_ioctx_t *io, const char *image, unsigned threads,
 int lbd_migration_commit(lbd_ioctx_t *io, const char *image,
                          lbd_progress_fn_t progress, void *arg)
 {
+  return lbd_migration_commit_flags(io, image, 0, progress, arg);
+}
+
+/* Clones of the target's snapshots: refused without FORCE (one of them
+ * open elsewhere still reads the source through its old parent handle). */
+static int check_descendants(struct pair *p, unsigned flags)
+{
+  char **kids;
+  size_t n;
+  int r = migration_descendants(p, &kids, &n);
+  if (r == 0 && n && !(flags & LBD_MIGRATION_FORCE))
+    r = lbd_error(EBUSY, "the image has %zu clone(s) (%s%s): make sure none "
+                  "is open anywhere, then commit with --force", n, kids[0],
+                  n > 1 ? ", ..." : "");
+  lbd_names_free(kids, n);
+  return r;
+}
+
+int lbd_migration_commit_flags(lbd_ioctx_t *io, const char *image,
+                               unsigned flags, lbd_progress_fn_t progress,
+                               void *arg)
+{
   lbd_error_clear();
   struct pair p;
   int r = pair_find(io, image, &p);
@@ -613,6 +626,8 @@ int lbd_migration_commit(lbd_ioctx_t *io, const char *image,
     r = lbd_error(EINVAL, "the migration of %s is %s: commit needs it "
                   "executed ('lbd migration execute')", image,
                   p.have_dst ? state : "missing its target");
+  if (r == 0 && strcmp(state, "executed") == 0)
+    r = check_descendants(&p, flags);
   char oid[64], cookie[32];
   header_oid(p.dst_id, oid, sizeof oid);
   bool locked = r == 0 && (r = image_step_lock(p.dst_io->pool, oid,
@@ -746,6 +761,9 @@ static int abort_target(struct pair *p, lbd_progress_fn_t progress, void *arg)
       r = e;
   }
   lbd_close(dst);
+  if (r == 0 && p->have_src) /* the clones read the source again */
+    r = migration_relink_children(p->dst_io->cluster, p->dst_io, p->dst_id,
+                                  p->src_io, p->src_id);
   if (r == 0)
     r = image_remove_storage(p->dst_io, p->dst_id, &p->dst, NULL, NULL);
   char id[IMAGE_ID_LEN + 1];

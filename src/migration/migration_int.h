@@ -19,4 +19,12 @@ struct pair {
 int pair_find(lbd_ioctx_t *io, const char *name, struct pair *p);
 void pair_free(struct pair *p);
 
+/* relink.c: point every clone of a snapshot of image FROM_ID at the
+ * snapshot of the same name of TO_ID.  Resumable. */
+int migration_relink_children(lbd_cluster_t *cluster, lbd_ioctx_t *from_io,
+                              const char *from_id, lbd_ioctx_t *to_io,
+                              const char *to_id);
+/* The clones of the target's snapshots, as "pool/[ns/]name". */
+int migration_descendants(struct pair *p, char ***specs, size_t *count);
+
 #endif

@@ -342,6 +342,68 @@ static void test_refusals_change_nothing(void **state)
   model_free(&m);
 }
 
+/* The source is the parent of a clone: the clone follows it to the target
+ * (and back at abort), reading the same bytes throughout. */
+static void test_parent_of_clones(void **state)
+{
+  struct image_env *e = *state;
+  struct model m;
+  make_source(e->io, &m);
+  lbd_image_t *img;
+  assert_ok(lbd_open(e->io, "vm", NULL, 0, &img));
+  assert_ok(lbd_snap_protect(img, "s1"));
+  assert_ok(lbd_close(img));
+  struct lbd_image_options co = {.object_size = MiB};
+  assert_ok(lbd_clone(e->io, "vm", "s1", e->io, "kid", &co));
+  char *kid = malloc(SIZE);
+  memcpy(kid, m.snap[1], SIZE);
+  assert_ok(lbd_open(e->io, "kid", NULL, 0, &img));
+  write_model(img, &(struct model){.head = kid, .size = SIZE}, 0, 5000);
+  assert_ok(lbd_close(img));
+  lbd_ioctx_t *p2 = pool2(e);
+  for (int round = 0; round < 2; round++) { /* abort, then commit */
+    assert_ok(lbd_migration_prepare(e->io, "vm", p2, "vm", &striped, false));
+    expect_bytes(e->io, "kid", NULL, kid, SIZE);
+    struct lbd_parent_info pi;
+    assert_ok(lbd_open(e->io, "kid", NULL, LBD_OPEN_READ_ONLY, &img));
+    assert_ok(lbd_get_parent(img, &pi));
+    assert_ok(lbd_close(img));
+    assert_string_equal(pi.pool, "p2");
+    assert_string_equal(pi.snap, "s1");
+    assert_ok(lbd_migration_execute(p2, "vm", 0, NULL, NULL));
+    expect_bytes(e->io, "kid", NULL, kid, SIZE);
+    if (round == 0) {
+      assert_ok(lbd_migration_abort(p2, "vm", NULL, NULL));
+      assert_ok(lbd_open(e->io, "kid", NULL, LBD_OPEN_READ_ONLY, &img));
+      assert_ok(lbd_get_parent(img, &pi));
+      assert_ok(lbd_close(img));
+      assert_string_equal(pi.pool, "rbd");
+      expect_bytes(e->io, "kid", NULL, kid, SIZE);
+      continue;
+    }
+    expect_lbd_error(lbd_migration_commit(p2, "vm", NULL, NULL), EBUSY,
+                     "commit of a parent without force", "rbd/kid");
+    assert_ok(lbd_migration_commit_flags(p2, "vm", LBD_MIGRATION_FORCE, NULL,
+                                         NULL));
+  }
+  expect_bytes(e->io, "kid", NULL, kid, SIZE);
+  assert_ok(lbd_open(p2, "vm", "s1", LBD_OPEN_READ_ONLY, &img));
+  char **kids;
+  size_t n;
+  assert_ok(lbd_list_children(img, NULL, &kids, &n));
+  assert_int_equal(n, 1);
+  assert_string_equal(kids[0], "rbd/kid");
+  lbd_names_free(kids, n);
+  assert_ok(lbd_close(img));
+  assert_ok(lbd_open(e->io, "kid", NULL, 0, &img));
+  assert_ok(lbd_flatten(img, NULL, NULL));
+  assert_ok(lbd_close(img));
+  expect_bytes(e->io, "kid", NULL, kid, SIZE);
+  free(kid);
+  lbd_ioctx_destroy(p2);
+  model_free(&m);
+}
+
 /* ---- kill -9 anywhere ------------------------------------------------- */
 
 static int slow(uint64_t done, uint64_t total, void *arg)
@@ -447,6 +509,7 @@ int main(void)
                                       teardown),
       cmocka_unit_test_setup_teardown(test_refusals_change_nothing, setup,
                                       teardown),
+      cmocka_unit_test_setup_teardown(test_parent_of_clones, setup, teardown),
       cmocka_unit_test_setup_teardown(test_kill9_anywhere, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
