@@ -140,6 +140,23 @@ int export_diff_skip_body(struct export_in *in,
                           const struct export_diff_meta *meta,
                           struct export_record *rec, bool ordered);
 
+/* What a walk over a diff or an image stream reports (export_diff_walk_body,
+ * export_image_walk): each diff's metadata once its records before the
+ * data are read (INDEX from 0), and each data record ('w' or 'z') with the
+ * stream position where a 'w' record's data starts.  Either may be NULL; a
+ * negative return stops the walk with that error. */
+struct export_visitor {
+  int (*diff)(void *arg, uint64_t index, const struct export_diff_meta *m);
+  int (*record)(void *arg, const struct export_record *rec,
+                uint64_t data_pos);
+  void *arg;
+};
+/* export_diff_skip_body that tells V (may be NULL) of every data record. */
+int export_diff_walk_body(struct export_in *in,
+                          const struct export_diff_meta *meta,
+                          struct export_record *rec, bool ordered,
+                          const struct export_visitor *v);
+
 struct export_image_header {
   bool has_order, has_features, has_stripe_unit, has_stripe_count;
   uint64_t order, features, stripe_unit, stripe_count;
@@ -151,6 +168,13 @@ struct export_image_header {
 int export_image_begin(struct export_in *in, struct export_image_header *h,
                        uint64_t *ndiffs);
 void export_image_header_free(struct export_image_header *h);
+
+/* Walk a whole export format 2 stream after its header (export_image_begin
+ * gave *NDIFFS = N): each diff must start where the one before it ends;
+ * V (may be NULL) hears of each diff and data record.  What
+ * export_check_image runs, and the index of an rbd-export import source. */
+int export_image_walk(struct export_in *in, uint64_t ndiffs,
+                      const struct export_visitor *v);
 
 /* Check a whole stream: a diff (v1 or v2), or an export format 2 image
  * (with the snapshot chain of its diffs).  What the fuzz target runs. */

@@ -229,9 +229,10 @@ int export_diff_next(struct export_in *in, const struct export_diff_meta *meta,
   return r;
 }
 
-int export_diff_skip_body(struct export_in *in,
+int export_diff_walk_body(struct export_in *in,
                           const struct export_diff_meta *meta,
-                          struct export_record *rec, bool ordered)
+                          struct export_record *rec, bool ordered,
+                          const struct export_visitor *v)
 {
   uint64_t prev_end = 0;
   int r = 0;
@@ -242,12 +243,21 @@ int export_diff_skip_body(struct export_in *in,
                  tag_name(rec->tag), rec->off, prev_end);
     if (rec->len)
       prev_end = rec->off + rec->len;
+    if (v && v->record && (r = v->record(v->arg, rec, in->pos)) < 0)
+      return r;
     if (rec->tag == EXPORT_TAG_WRITE)
       r = export_skip(in, rec->len, "the data of a 'w' record");
     if (r == 0)
       r = export_diff_next(in, meta, rec);
   }
   return r;
+}
+
+int export_diff_skip_body(struct export_in *in,
+                          const struct export_diff_meta *meta,
+                          struct export_record *rec, bool ordered)
+{
+  return export_diff_walk_body(in, meta, rec, ordered, NULL);
 }
 
 /* ---- the image export format 2 ------------------------------------------ */
@@ -391,18 +401,14 @@ int export_check_diff(struct export_in *in)
   return r;
 }
 
-int export_check_image(struct export_in *in)
+int export_image_walk(struct export_in *in, uint64_t n,
+                      const struct export_visitor *v)
 {
-  struct export_image_header h;
-  uint64_t n;
-  int r = export_image_begin(in, &h, &n);
-  if (r < 0)
-    return r;
-  export_image_header_free(&h);
   struct export_diff_meta *m = malloc(2 * sizeof *m), *prev = m + 1;
   if (!m)
     return lbd_error(ENOMEM, "out of memory");
   memset(prev, 0, sizeof *prev);
+  int r = 0;
   for (uint64_t i = 0; r == 0 && i < n; i++) {
     struct export_record rec;
     if ((r = export_diff_begin(in, 2, m, &rec)) == 0 &&
@@ -411,10 +417,23 @@ int export_check_image(struct export_in *in)
       r = lbd_error(EINVAL, "malformed stream at byte %" PRIu64 ": diff %"
                     PRIu64 " does not start where the one before it ends",
                     in->pos, i + 1);
+    if (r == 0 && v && v->diff)
+      r = v->diff(v->arg, i, m);
     if (r == 0)
-      r = export_diff_skip_body(in, m, &rec, false);
+      r = export_diff_walk_body(in, m, &rec, false, v);
     *prev = *m;
   }
   free(m);
   return r;
+}
+
+int export_check_image(struct export_in *in)
+{
+  struct export_image_header h;
+  uint64_t n;
+  int r = export_image_begin(in, &h, &n);
+  if (r < 0)
+    return r;
+  export_image_header_free(&h);
+  return export_image_walk(in, n, NULL);
 }

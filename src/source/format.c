@@ -67,12 +67,15 @@ int format_open(const json_t *spec, lbd_cluster_t *cluster,
   const char *type = json_string_value(t);
   if (strcmp(type, "raw") == 0)
     return format_raw_open_spec(spec, cluster, out);
+  if (strcmp(type, "rbd-export") == 0 || strcmp(type, "rbd-diff") == 0)
+    return format_rbd_open_spec(spec, cluster,
+                                strcmp(type, "rbd-diff") == 0, out);
   if (strcmp(type, "native") == 0)
     return lbd_error(EINVAL, "source-spec: format \"native\" has no stream "
                      "(it is opened by the migration, not as a format)");
   if (strcmp(type, "qcow") != 0)
-    return lbd_error(EINVAL, "source-spec: unknown format type \"%s\" "
-                     "(native, raw or qcow)", type);
+    return lbd_error(EINVAL, "source-spec: unknown format type \"%.64s\" "
+                     "(native, raw, qcow, rbd-export or rbd-diff)", type);
   const json_t *st = json_object_get(spec, "stream");
   if (!st)
     return lbd_error(EINVAL, "source-spec: missing \"stream\"");

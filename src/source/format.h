@@ -29,7 +29,8 @@ struct format_snap {
 };
 
 /* Open the format SPEC describes (the whole source-spec: {"type": "raw" |
- * "qcow", "stream": {...}, "snapshots": [...] (raw)}), opening its streams.
+ * "qcow" | "rbd-export", "stream": {...}, "snapshots": [...] (raw)}, or
+ * {"type": "rbd-diff", "streams": [{...}, ...]}), opening its streams.
  * EINVAL / ENOTSUP with a message naming what is wrong or unsupported
  * (e.g. QCOW encryption, external data files). */
 int format_open(const json_t *spec, lbd_cluster_t *cluster,

@@ -39,6 +39,10 @@ int format_raw_open_spec(const json_t *spec, lbd_cluster_t *cluster,
 int format_raw_open_stream(struct stream *s, struct format **out);
 int format_qcow_open_stream(struct stream *s, unsigned depth,
                             struct format **out);
+/* rbd's export format 2 file (CHAIN false: "stream") or a chain of
+ * export-diff files (CHAIN true: "streams" or "stream"), format_rbd.c. */
+int format_rbd_open_spec(const json_t *spec, lbd_cluster_t *cluster,
+                         bool chain, struct format **out);
 /* Whether the first bytes of S are a QCOW magic (for backing probing). */
 int format_qcow_probe(struct stream *s, bool *is_qcow);
 

@@ -1,8 +1,9 @@
 /* The raw format: a disk as a plain byte stream, HEAD from "stream" and
  * optional snapshots, oldest first, each from a stream of its own (the
- * reference doc's raw source-spec).  A raw stream says nothing of holes,
- * so every byte may hold data (format_extents reports the whole range; the
- * importer leaves out the all-zero blocks it reads). */
+ * reference doc's raw source-spec).  Holes are what the stream says of
+ * them (stream_extents: SEEK_HOLE of a file, NBD block status); a stream
+ * that cannot tell (http, s3) reports every byte, and the importer leaves
+ * out the all-zero blocks it reads. */
 #include "source/format_int.h"
 
 #include <errno.h>
@@ -37,7 +38,12 @@ static int raw_read(struct format *f, uint32_t snap, uint64_t off,
 static int raw_extents(struct format *f, uint32_t snap, uint64_t off,
                        uint64_t len, struct extent_set *out)
 {
-  return extent_set_add(out, off, len);
+  struct stream *s = raw_stream(f, snap);
+  /* past the end of a snapshot's stream: zeroes */
+  int r = stream_extents(s, off, len, out);
+  if (r < 0)
+    return lbd_error_prefix(r, "raw %s", s->name);
+  return 0;
 }
 
 static void raw_close(struct format *f)

@@ -8,6 +8,7 @@
 
 #include "source/stream_internal.h"
 #include "util/error.h"
+#include "util/extents.h"
 
 static const struct {
   const char *type;
@@ -17,6 +18,7 @@ static const struct {
   {"file", stream_file_open},
   {"http", stream_http_open},
   {"s3", stream_s3_open},
+  {"nbd", stream_nbd_open},
 };
 
 int stream_open(const json_t *spec, lbd_cluster_t *cluster,
@@ -35,7 +37,8 @@ int stream_open(const json_t *spec, lbd_cluster_t *cluster,
     if (strcmp(type, stream_types[i].type) == 0)
       return stream_types[i].open(spec, cluster, out);
   return lbd_error(EINVAL,
-                   "stream: unknown type \"%.64s\" (file, http or s3)", type);
+                   "stream: unknown type \"%.64s\" (file, http, s3 or nbd)",
+                   type);
 }
 
 int stream_open_relative(const struct stream *base, const char *name,
@@ -48,6 +51,18 @@ int stream_open_relative(const struct stream *base, const char *name,
     return lbd_error(ENOTSUP, "%s: this stream cannot open relative names",
                      base->name);
   return base->ops->open_relative(base, name, out);
+}
+
+int stream_extents(struct stream *s, uint64_t off, uint64_t len,
+                   struct extent_set *out)
+{
+  if (off >= s->size || len == 0)
+    return 0;
+  if (len > s->size - off)
+    len = s->size - off;
+  if (!s->ops->extents)
+    return extent_set_add(out, off, len);
+  return s->ops->extents(s, off, len, out);
 }
 
 void stream_close(struct stream *s)

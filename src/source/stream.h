@@ -17,6 +17,8 @@
 
 #include "lbd/lbd.h"
 
+struct extent_set;
+
 struct stream;
 
 struct stream_ops {
@@ -28,6 +30,12 @@ struct stream_ops {
    * stream_open_relative); NULL if the type has no such notion. */
   int (*open_relative)(const struct stream *s, const char *name,
                        struct stream **out);
+  /* Added: add to OUT the extents of [OFF, OFF+LEN) that may hold data
+   * (holes and known zeroes left out; a superset is allowed, clipped to
+   * the size).  NULL: every byte may hold data.  File: SEEK_DATA/SEEK_HOLE;
+   * nbd: base:allocation block status. */
+  int (*extents)(struct stream *s, uint64_t off, uint64_t len,
+                 struct extent_set *out);
 };
 
 struct stream {
@@ -39,7 +47,8 @@ struct stream {
 
 /* Open the stream SPEC describes ({"type": "file", "file_path": ...},
  * {"type": "http", "url": ...}, {"type": "s3", "url": ...,
- * "access_key": ..., "secret_key": ...}; a key "config://PATH" is read from
+ * "access_key": ..., "secret_key": ...}, {"type": "nbd", "uri":
+ * "nbd://HOST[:PORT]/EXPORT" or "nbd+unix:///EXPORT?socket=PATH"}; a key "config://PATH" is read from
  * CLUSTER's config-key store, as the reference doc's MON config-key store).
  * CLUSTER may be NULL (then config:// keys are refused). */
 int stream_open(const json_t *spec, lbd_cluster_t *cluster,
@@ -52,10 +61,14 @@ static inline ssize_t stream_read(struct stream *s, uint64_t off, size_t len,
 {
   return s->ops->read(s, off, len, buf);
 }
+/* Add to OUT the extents of [OFF, OFF+LEN) of S that may hold data (all
+ * of it for a stream type that cannot tell). */
+int stream_extents(struct stream *s, uint64_t off, uint64_t len,
+                   struct extent_set *out);
 /* Close S and free it; S may be NULL. */
 void stream_close(struct stream *s);
 
-/* Concurrency: every stream type (file, http, s3) allows stream_read from
+/* Concurrency: every stream type (file, http, s3, nbd) allows stream_read from
  * any number of threads at once on one stream; open and close are not
  * concurrent with anything else on the same stream.
  *
@@ -63,7 +76,8 @@ void stream_close(struct stream *s);
  * names the field), ENOENT for a missing file or object (HTTP 404),
  * EACCES for a refused access (HTTP 401/403, a bad S3 key or signature),
  * ECONNREFUSED / EHOSTUNREACH / ETIMEDOUT for a server that cannot be
- * reached, ENOTSUP for a server that ignores Range requests, EIO for
+ * reached, ENOTSUP for a server that ignores Range requests, ENOENT
+ * also for an NBD export the server does not have, EIO for
  * anything else a server did wrong (after retries for transient errors). */
 
 #endif

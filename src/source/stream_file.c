@@ -1,4 +1,5 @@
-/* The "file" stream: a local file (or block device) read with pread. */
+/* The "file" stream: a local file (or block device) read with pread; its
+ * holes found with SEEK_DATA / SEEK_HOLE. */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
@@ -10,6 +11,7 @@
 
 #include "source/stream_internal.h"
 #include "util/error.h"
+#include "util/extents.h"
 
 struct file_stream {
   struct stream s; /* first */
@@ -39,6 +41,43 @@ static ssize_t file_read(struct stream *s, uint64_t off, size_t len,
     done += (size_t)n;
   }
   return (ssize_t)done;
+}
+
+/* Data extents from SEEK_DATA / SEEK_HOLE (the whole range where the file
+ * system or device cannot tell). */
+static int file_extents(struct stream *s, uint64_t off, uint64_t len,
+                        struct extent_set *out)
+{
+  struct file_stream *f = (struct file_stream *)s;
+  uint64_t end = off + len;
+  while (off < end) {
+    off_t d = lseek(f->fd, (off_t)off, SEEK_DATA);
+    if (d < 0) {
+      if (errno == ENXIO) /* no data after OFF */
+        return 0;
+      if (errno == EINVAL || errno == EOPNOTSUPP)
+        return extent_set_add(out, off, end - off);
+      return lbd_error(errno, "%s: SEEK_DATA at %llu: %s", s->name,
+                       (unsigned long long)off, strerror(errno));
+    }
+    if ((uint64_t)d >= end)
+      return 0;
+    off_t h = lseek(f->fd, d, SEEK_HOLE);
+    if (h < 0) {
+      if (errno != ENXIO)
+        return lbd_error(errno, "%s: SEEK_HOLE at %llu: %s", s->name,
+                         (unsigned long long)d, strerror(errno));
+      h = (off_t)end; /* the file shrank: count the rest as data */
+    }
+    uint64_t e = (uint64_t)h < end ? (uint64_t)h : end;
+    if (e <= (uint64_t)d)
+      e = end;
+    int r = extent_set_add(out, (uint64_t)d, e - (uint64_t)d);
+    if (r < 0)
+      return lbd_error(r, "%s: out of memory", s->name);
+    off = e;
+  }
+  return 0;
 }
 
 static void file_close(struct stream *s)
@@ -75,6 +114,7 @@ static const struct stream_ops file_ops = {
   .read = file_read,
   .close = file_close,
   .open_relative = file_open_relative,
+  .extents = file_extents,
 };
 
 static int file_open_path(const char *path, lbd_cluster_t *cluster,

@@ -16,6 +16,8 @@ int stream_file_open(const json_t *spec, lbd_cluster_t *cluster,
                      struct stream **out);
 int stream_http_open(const json_t *spec, lbd_cluster_t *cluster,
                      struct stream **out);
+int stream_nbd_open(const json_t *spec, lbd_cluster_t *cluster,
+                    struct stream **out);
 int stream_s3_open(const json_t *spec, lbd_cluster_t *cluster,
                    struct stream **out);
 

@@ -13,6 +13,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -78,8 +79,23 @@ static bool port_open(int port)
   return ok;
 }
 
-/* Fork and exec ARGV with stdout/stderr to LOG; wait until PORT accepts
- * connections (or the child dies, or TIMEOUT_MS passes). */
+static bool sock_open(const char *path)
+{
+  struct sockaddr_un a = {.sun_family = AF_UNIX};
+  if (strlen(path) >= sizeof a.sun_path)
+    return false;
+  strcpy(a.sun_path, path);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return false;
+  bool ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
+  close(fd);
+  return ok;
+}
+
+/* Fork and exec ARGV with stdout/stderr to LOG; wait until PORT (or the
+ * unix socket SRV->sock, if set) accepts connections (or the child dies,
+ * or TIMEOUT_MS passes). */
 static int spawn_and_wait(struct test_server *srv, char *const argv[],
                           const char *log, int timeout_ms)
 {
@@ -111,7 +127,7 @@ static int spawn_and_wait(struct test_server *srv, char *const argv[],
       srv->pid = 0;
       return -1;
     }
-    if (port_open(srv->port))
+    if (srv->sock[0] ? sock_open(srv->sock) : port_open(srv->port))
       return 0;
     sleep_ms(20);
   }
@@ -131,9 +147,9 @@ static void dump_log(const char *what, const char *log)
 }
 
 static int nginx_try(struct test_server *srv, const char *root,
-                     const char *extra)
+                     const char *extra, int port)
 {
-  srv->port = test_free_port();
+  srv->port = port ? port : test_free_port();
   if (srv->port < 0)
     return -1;
   snprintf(srv->url, sizeof srv->url, "http://127.0.0.1:%d", srv->port);
@@ -176,13 +192,77 @@ int test_nginx_start(struct test_server *srv, const char *root,
   if (test_mkdtemp(srv->dir, "nginx") < 0)
     return -1;
   for (int i = 0; i < 3; i++) { /* the free port may be taken meanwhile */
-    if (nginx_try(srv, root, extra) == 0)
+    if (nginx_try(srv, root, extra, 0) == 0)
       return 0;
     test_server_stop(srv);
     if (test_mkdtemp(srv->dir, "nginx") < 0)
       return -1;
   }
   test_server_stop(srv);
+  return -1;
+}
+
+int test_nginx_restart(struct test_server *srv, const char *root,
+                       const char *extra)
+{
+  int port = srv->port;
+  test_server_stop(srv);
+  memset(srv, 0, sizeof *srv);
+  if (test_mkdtemp(srv->dir, "nginx") < 0)
+    return -1;
+  for (int i = 0; i < 50; i++) { /* the old socket may linger a moment */
+    if (nginx_try(srv, root, extra, port) == 0)
+      return 0;
+    sleep_ms(100);
+  }
+  return -1;
+}
+
+int test_qemu_nbd_start(struct test_server *srv, const char *file,
+                        const char *fmt, const char *export, bool tcp)
+{
+  memset(srv, 0, sizeof *srv);
+  if (access("/usr/bin/qemu-nbd", X_OK) != 0) {
+    fprintf(stderr, "qemu-nbd is not installed: run scripts/install-deps.sh\n");
+    return -1;
+  }
+  for (int i = 0; i < 3; i++) {
+    if (test_mkdtemp(srv->dir, "nbd") < 0)
+      return -1;
+    char log[PATH_MAX + 16], port[16], fmtopt[64];
+    snprintf(log, sizeof log, "%s/qemu-nbd.log", srv->dir);
+    snprintf(fmtopt, sizeof fmtopt, "--format=%s", fmt);
+    char *argv[16];
+    int n = 0;
+    argv[n++] = "/usr/bin/qemu-nbd";
+    argv[n++] = "--read-only";
+    argv[n++] = "--persistent";
+    argv[n++] = "--shared=8";
+    argv[n++] = fmtopt;
+    argv[n++] = "--export-name";
+    argv[n++] = (char *)export;
+    if (tcp) {
+      srv->port = test_free_port();
+      snprintf(port, sizeof port, "%d", srv->port);
+      argv[n++] = "--bind=127.0.0.1";
+      argv[n++] = "--port";
+      argv[n++] = port;
+      snprintf(srv->uri, sizeof srv->uri, "nbd://127.0.0.1:%d/%s", srv->port,
+               export);
+    } else {
+      snprintf(srv->sock, sizeof srv->sock, "%s/nbd.sock", srv->dir);
+      argv[n++] = "--socket";
+      argv[n++] = srv->sock;
+      snprintf(srv->uri, sizeof srv->uri, "nbd+unix:///%s?socket=%s", export,
+               srv->sock);
+    }
+    argv[n++] = (char *)file;
+    argv[n] = NULL;
+    if (spawn_and_wait(srv, argv, log, 10000) == 0)
+      return 0;
+    dump_log("qemu-nbd", log);
+    test_server_stop(srv);
+  }
   return -1;
 }
 

@@ -13,6 +13,8 @@ struct test_server {
   int port;
   char dir[PATH_MAX]; /* the server's temporary directory */
   char url[64];       /* http://127.0.0.1:PORT */
+  char sock[PATH_MAX + 16]; /* a unix socket it listens on, or "" */
+  char uri[PATH_MAX + 64];  /* qemu-nbd: its NBD URI */
 };
 
 /* A TCP port on 127.0.0.1 that nothing listens on (now). */
@@ -22,6 +24,14 @@ int test_free_port(void);
  * message on stderr. */
 int test_nginx_start(struct test_server *srv, const char *root,
                      const char *extra);
+/* nginx again on SRV's port (after test_server_stop), serving ROOT. */
+int test_nginx_restart(struct test_server *srv, const char *root,
+                       const char *extra);
+/* qemu-nbd serving FILE (format FMT: qcow2, vmdk, raw...) read-only as
+ * export EXPORT, on a unix socket (TCP false) or on 127.0.0.1 (TCP true);
+ * SRV->uri is nbd+unix:///EXPORT?socket=... or nbd://127.0.0.1:PORT/EXPORT. */
+int test_qemu_nbd_start(struct test_server *srv, const char *file,
+                        const char *fmt, const char *export, bool tcp);
 /* s3rver (/opt/lbd-test/s3rver) with its data in a temporary directory;
  * its keys are S3RVER / S3RVER. */
 int test_s3rver_start(struct test_server *srv);
