@@ -149,36 +149,18 @@ static const struct image_backing_ops source_ops = {source_read,
                                                     source_extents,
                                                     source_close};
 
-/* migration_snap_<target snap id> -> source snap id, from the header. */
+/* Which source snapshot each target snapshot reads. */
 static int source_snap_map(struct lbd_image *img, struct source_backing *b)
 {
-  char after[OBJSTORE_MAX_OMAP_KEY + 1] = "migration_snap_";
-  bool more = true;
-  int r = 0;
-  while (r == 0 && more) {
-    struct objstore_kv *kvs;
-    size_t n;
-    if ((r = objstore_omap_get(img->io->pool, img->header_oid, after, 64, &kvs,
-                               &n, &more)) < 0)
-      return r;
-    for (size_t i = 0; r == 0 && i < n; i++) {
-      if (strncmp(kvs[i].key, "migration_snap_", 15) != 0) {
-        more = false;
-        break;
-      }
-      snprintf(after, sizeof after, "%s", kvs[i].key);
-      struct source_snap *p = realloc(b->snaps, (b->nsnaps + 1) * sizeof *p);
-      if (!p) {
-        r = lbd_error(ENOMEM, "out of memory");
-        break;
-      }
-      b->snaps = p;
-      p[b->nsnaps++] = (struct source_snap){
-          strtoull(kvs[i].key + 15, NULL, 16),
-          strtoull(kvs[i].value, NULL, 10), NULL};
-    }
-    objstore_kv_free(kvs, n);
-  }
+  struct image_snap_link *links;
+  size_t n;
+  int r = image_migration_snaps(img, &links, &n);
+  if (r == 0 && n && !(b->snaps = calloc(n, sizeof *b->snaps)))
+    r = lbd_error(ENOMEM, "out of memory");
+  for (size_t i = 0; r == 0 && i < n; i++)
+    b->snaps[b->nsnaps++] = (struct source_snap){links[i].dst, links[i].src,
+                                                 NULL};
+  free(links);
   return r;
 }
 

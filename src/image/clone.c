@@ -80,18 +80,10 @@ int image_child_unlink(lbd_cluster_t *cluster, const struct image_header *hdr,
 
 /* "pool/[ns/]name" of the clone of link KEY (whose prefix is cut), or
  * -ESTALE if the link names no live clone of this parent snapshot. */
-static int child_spec(struct lbd_image *img, uint64_t snap_id,
-                      const char *rest, char **spec)
+static int child_spec(struct lbd_image *img, uint64_t snap_id, int64_t pool,
+                      const char *ns, const char *id, char **spec)
 {
-  char id[IMAGE_ID_LEN + 1], name[IMAGE_MAX_NAME + 1];
-  char *end;
-  int64_t pool = (int64_t)strtoull(rest, &end, 16);
-  if (*end != '.' || strlen(end + 1) < IMAGE_ID_LEN + 1 ||
-      end[1 + IMAGE_ID_LEN] != '.')
-    return -ESTALE;
-  memcpy(id, end + 1, IMAGE_ID_LEN);
-  id[IMAGE_ID_LEN] = 0;
-  const char *ns = end + 2 + IMAGE_ID_LEN;
+  char name[IMAGE_MAX_NAME + 1];
   lbd_ioctx_t *io;
   int r = image_ioctx_by_id(img->io->cluster, pool, ns, &io);
   if (r < 0)
@@ -165,60 +157,52 @@ static int name_cmp(const void *a, const void *b)
   return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+struct children {
+  struct lbd_image *img;
+  uint64_t snap_id;
+  char **specs;
+  size_t count;
+};
+
+static int add_child(int64_t pool, const char *ns, const char *id, void *arg)
+{
+  struct children *c = arg;
+  char *spec = NULL;
+  int r = child_spec(c->img, c->snap_id, pool, ns, id, &spec);
+  if (r == -ESTALE) { /* best effort: the next listing tries again */
+    char key[OBJSTORE_MAX_OMAP_KEY + 1];
+    child_key(c->img->id, c->snap_id, pool, ns, id, key, sizeof key);
+    objstore_omap_rm(c->img->io->pool, CHILDREN_OID, key);
+    lbd_error_clear();
+    return 0;
+  }
+  char **p = r == 0 ? realloc(c->specs, (c->count + 1) * sizeof *p) : NULL;
+  if (r == 0 && !p)
+    r = lbd_error(ENOMEM, "out of memory");
+  if (r < 0) {
+    free(spec);
+    return r;
+  }
+  c->specs = p;
+  p[c->count++] = spec;
+  return 0;
+}
+
 int image_children_list(struct lbd_image *img, uint64_t snap_id,
                         char ***specs, size_t *count)
 {
-  char prefix[64], after[OBJSTORE_MAX_OMAP_KEY + 1];
-  int plen = snprintf(prefix, sizeof prefix, "%s.%016" PRIx64 ".", img->id,
-                      snap_id);
-  snprintf(after, sizeof after, "%s", prefix);
-  *specs = NULL;
-  *count = 0;
-  bool more = true;
-  int r = 0;
-  while (r == 0 && more) {
-    struct objstore_kv *kvs;
-    size_t n;
-    r = objstore_omap_get(img->io->pool, CHILDREN_OID, after, 64, &kvs, &n,
-                          &more);
-    if (r == -ENOENT) {
-      lbd_error_clear();
-      return 0;
-    }
-    for (size_t i = 0; r == 0 && i < n; i++) {
-      if (strncmp(kvs[i].key, prefix, (size_t)plen) != 0) {
-        more = false;
-        break;
-      }
-      snprintf(after, sizeof after, "%s", kvs[i].key);
-      char *spec = NULL;
-      r = child_spec(img, snap_id, kvs[i].key + plen, &spec);
-      if (r == -ESTALE) { /* best effort: the next listing tries again */
-        objstore_omap_rm(img->io->pool, CHILDREN_OID, kvs[i].key);
-        lbd_error_clear();
-        r = 0;
-        continue;
-      }
-      char **p = r == 0 ? realloc(*specs, (*count + 1) * sizeof *p) : NULL;
-      if (r == 0 && !p)
-        r = lbd_error(ENOMEM, "out of memory");
-      if (r < 0) {
-        free(spec);
-        break;
-      }
-      *specs = p;
-      p[(*count)++] = spec;
-    }
-    objstore_kv_free(kvs, n);
-  }
+  struct children c = {img, snap_id, NULL, 0};
+  int r = image_children_each(img->io, img->id, snap_id, add_child, &c);
   if (r < 0) {
-    lbd_names_free(*specs, *count);
+    lbd_names_free(c.specs, c.count);
     *specs = NULL;
     *count = 0;
     return r;
   }
-  if (*count > 1)
-    qsort(*specs, *count, sizeof **specs, name_cmp);
+  if (c.count > 1)
+    qsort(c.specs, c.count, sizeof *c.specs, name_cmp);
+  *specs = c.specs;
+  *count = c.count;
   return 0;
 }
 

@@ -223,6 +223,15 @@ int image_snap_lookup(struct objstore_pool *pool, const char *header_oid,
  * none was). */
 int image_snap_overlap(struct lbd_image *img, uint64_t snap_id,
                        uint64_t *overlap);
+/* Which snapshot of a migration's source (or an import's snapshot index)
+ * each snapshot of a target was made from: migration_snap_<id> keys. */
+#define MIGRATION_SNAP_PREFIX "migration_snap_"
+struct image_snap_link {
+  uint64_t dst; /* the target's snap id */
+  uint64_t src;
+};
+int image_migration_snaps(struct lbd_image *img, struct image_snap_link **links,
+                          size_t *count);
 /* Give image ID (header in POOL, data in DATA) a snapshot as SNAP of its
  * migration source: name, size (its overlap too), protection, time, and a
  * migration_snap_<id> key naming SNAP->id.  Nothing if it has one of that

@@ -499,7 +499,7 @@ int image_snap_import(struct objstore_pool *pool, const char *id,
       src[24], seq[24];
   snprintf(key, sizeof key, SNAP_PREFIX "%016" PRIx64, sid);
   snprintf(okey, sizeof okey, OVERLAP_PREFIX "%016" PRIx64, sid);
-  snprintf(mkey, sizeof mkey, "migration_snap_%016" PRIx64, sid);
+  snprintf(mkey, sizeof mkey, MIGRATION_SNAP_PREFIX "%016" PRIx64, sid);
   snprintf(value, sizeof value, "%" PRIu64 " %" PRId64 " %d %s", snap->size,
            snap->timestamp, (int)snap->protected_, snap->name);
   snprintf(num, sizeof num, "%" PRIu64, snap->size);
@@ -527,5 +527,46 @@ int image_snap_import(struct objstore_pool *pool, const char *id,
   }
   if (r < 0)
     objstore_snap_remove(data, sid);
+  return r;
+}
+
+int image_migration_snaps(struct lbd_image *img, struct image_snap_link **links,
+                          size_t *count)
+{
+  char after[OBJSTORE_MAX_OMAP_KEY + 1] = MIGRATION_SNAP_PREFIX;
+  size_t plen = strlen(MIGRATION_SNAP_PREFIX);
+  bool more = true;
+  int r = 0;
+  *links = NULL;
+  *count = 0;
+  while (r == 0 && more) {
+    struct objstore_kv *kvs;
+    size_t n;
+    if ((r = objstore_omap_get(img->io->pool, img->header_oid, after, 64, &kvs,
+                               &n, &more)) < 0)
+      break;
+    for (size_t i = 0; r == 0 && i < n; i++) {
+      if (strncmp(kvs[i].key, MIGRATION_SNAP_PREFIX, plen) != 0) {
+        more = false;
+        break;
+      }
+      snprintf(after, sizeof after, "%s", kvs[i].key);
+      struct image_snap_link *p = realloc(*links, (*count + 1) * sizeof *p);
+      if (!p) {
+        r = lbd_error(ENOMEM, "out of memory");
+        break;
+      }
+      *links = p;
+      p[(*count)++] = (struct image_snap_link){
+          strtoull(kvs[i].key + plen, NULL, 16),
+          strtoull(kvs[i].value, NULL, 10)};
+    }
+    objstore_kv_free(kvs, n);
+  }
+  if (r < 0) {
+    free(*links);
+    *links = NULL;
+    *count = 0;
+  }
   return r;
 }

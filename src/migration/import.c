@@ -61,19 +61,41 @@ static const char *json_text(const json_t *o, const char *key)
   return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
+/* An id given as a JSON number or as a string of digits: 0, or EINVAL
+ * naming FIELD; 1 if absent. */
+static int json_id(const json_t *o, const char *field, uint64_t *v)
+{
+  const json_t *j = json_object_get(o, field);
+  if (!j)
+    return 1;
+  if (json_is_integer(j) && json_integer_value(j) >= 0) {
+    *v = (uint64_t)json_integer_value(j);
+    return 0;
+  }
+  const char *t = json_is_string(j) ? json_string_value(j) : NULL;
+  char *end;
+  if (t && *t >= '0' && *t <= '9') {
+    *v = strtoull(t, &end, 10);
+    if (!*end)
+      return 0;
+  }
+  return lbd_error(EINVAL, "the source-spec's %s must be a number", field);
+}
+
 /* The native source's ioctx: pool_name or pool_id, pool_namespace. */
 static int native_ioctx(lbd_cluster_t *cluster, const json_t *spec,
                         lbd_ioctx_t **io)
 {
   const char *pool = json_text(spec, "pool_name");
   const char *ns = json_text(spec, "pool_namespace");
-  const json_t *pid = json_object_get(spec, "pool_id");
+  uint64_t pid;
+  int r;
   if (pool)
     return lbd_ioctx_create(cluster, pool, ns, io);
-  if (json_is_integer(pid))
-    return image_ioctx_by_id(cluster, json_integer_value(pid), ns ? ns : "",
-                             io);
-  return lbd_error(EINVAL, "a native source-spec needs pool_name or pool_id");
+  if ((r = json_id(spec, "pool_id", &pid)) == 0)
+    return image_ioctx_by_id(cluster, (int64_t)pid, ns ? ns : "", io);
+  return r < 0 ? r : lbd_error(EINVAL, "a native source-spec needs pool_name "
+                               "or pool_id");
 }
 
 /* Open image_name (or image_id, e.g. in the trash) at snap_name / snap_id,
@@ -84,19 +106,19 @@ static int native_open(lbd_cluster_t *cluster, const json_t *spec,
   const char *name = json_text(spec, "image_name");
   const char *id = json_text(spec, "image_id");
   const char *snap = json_text(spec, "snap_name");
-  const json_t *snap_id = json_object_get(spec, "snap_id");
+  uint64_t snap_id = OBJSTORE_SNAP_HEAD;
   if (!name && !id)
     return lbd_error(EINVAL, "a native source-spec needs image_name or "
                      "image_id");
-  if (!snap && !json_is_integer(snap_id))
+  int r = snap ? 0 : json_id(spec, "snap_id", &snap_id);
+  if (r < 0)
+    return r;
+  if (r > 0)
     return lbd_error(EINVAL, "a native source-spec needs snap_name or "
                      "snap_id: an import reads a snapshot, which never "
                      "changes");
-  int r = native_ioctx(cluster, spec, &s->io);
-  if (r == 0)
-    r = image_open(s->io, id ? NULL : name, id, snap,
-                   snap ? OBJSTORE_SNAP_HEAD
-                        : (uint64_t)json_integer_value(snap_id),
+  if ((r = native_ioctx(cluster, spec, &s->io)) == 0)
+    r = image_open(s->io, id ? NULL : name, id, snap, snap_id,
                    LBD_OPEN_READ_ONLY, 0, &s->head);
   size_t n = 0;
   if (r == 0)
@@ -231,15 +253,10 @@ static int source_extents(struct import_source *s, uint32_t snap,
 
 /* ---- the backing of an import target ------------------------------------ */
 
-struct snap_map {
-  uint64_t dst;
-  uint32_t src;
-};
-
 struct import_backing {
   struct image_backing base;
   struct import_source *src;
-  struct snap_map *map;
+  struct image_snap_link *map; /* target snap -> source snapshot index */
   size_t nmap;
 };
 
@@ -247,7 +264,7 @@ static uint32_t mapped(const struct import_backing *b, uint64_t snap)
 {
   for (size_t i = 0; i < b->nmap; i++)
     if (b->map[i].dst == snap)
-      return b->map[i].src;
+      return (uint32_t)b->map[i].src;
   return FORMAT_HEAD; /* the head, and snapshots taken on the target */
 }
 
@@ -275,39 +292,6 @@ static void backing_close(struct image_backing *base)
 
 static const struct image_backing_ops import_ops = {
     backing_read, backing_extents, backing_close};
-
-/* migration_snap_<target snap id> -> source snapshot index. */
-static int read_snap_map(struct lbd_image *img, struct import_backing *b)
-{
-  char after[OBJSTORE_MAX_OMAP_KEY + 1] = "migration_snap_";
-  bool more = true;
-  int r = 0;
-  while (r == 0 && more) {
-    struct objstore_kv *kvs;
-    size_t n;
-    if ((r = objstore_omap_get(img->io->pool, img->header_oid, after, 64, &kvs,
-                               &n, &more)) < 0)
-      return r;
-    for (size_t i = 0; r == 0 && i < n; i++) {
-      if (strncmp(kvs[i].key, "migration_snap_", 15) != 0) {
-        more = false;
-        break;
-      }
-      snprintf(after, sizeof after, "%s", kvs[i].key);
-      struct snap_map *p = realloc(b->map, (b->nmap + 1) * sizeof *p);
-      if (!p) {
-        r = lbd_error(ENOMEM, "out of memory");
-        break;
-      }
-      b->map = p;
-      p[b->nmap++] = (struct snap_map){strtoull(kvs[i].key + 15, NULL, 16),
-                                       (uint32_t)strtoul(kvs[i].value, NULL,
-                                                         10)};
-    }
-    objstore_kv_free(kvs, n);
-  }
-  return r;
-}
 
 static int read_spec(struct lbd_image *img, char **spec)
 {
@@ -341,7 +325,7 @@ static int import_backing_open(struct lbd_image *img,
   if (r == 0)
     r = source_open(img->io->cluster, spec, &b->src);
   if (r == 0)
-    r = read_snap_map(img, b);
+    r = image_migration_snaps(img, &b->map, &b->nmap);
   free(spec);
   if (r < 0) {
     source_free(b->src);
