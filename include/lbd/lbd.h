@@ -88,6 +88,8 @@ struct lbd_image_options {
   uint64_t stripe_count; /* 0: 1 */
   uint64_t features;     /* 0: LBD_FEATURES_DEFAULT */
   const char *data_pool; /* NULL: data in the image's own pool */
+  bool thick_provision;  /* a migration target: copy-ups allocate whole
+                            objects, zeroes included (default: sparse) */
 };
 
 int lbd_create(lbd_ioctx_t *io, const char *name,

@@ -109,6 +109,8 @@ const struct opt_def cli_opts[OPT_COUNT] = {
         "source ('lbd migration verify'); refuse if it does"},
     [OPT_MAX_RATE] = {"max-rate", 0, "<bytes/s>",
         "copy at most this many bytes per second (in K/M/G)"},
+    [OPT_THICK_PROVISION] = {"thick-provision", 0, NULL,
+        "fully allocate the target's data, zeroes included"},
 };
 
 bool opt_is_global(enum opt_id id)

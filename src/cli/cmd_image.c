@@ -12,6 +12,7 @@
 int image_options(struct ctx *c, bool want_size, struct lbd_image_options *o)
 {
   memset(o, 0, sizeof *o);
+  o->thick_provision = opt_set(c, OPT_THICK_PROVISION);
   if (want_size && !opt_set(c, OPT_SIZE))
     return cli_usage(c, "--size is required, e.g. --size 10G (a plain "
                      "number is MiB)");

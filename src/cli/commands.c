@@ -339,7 +339,8 @@ const struct command cli_commands[] = {
       {OPT_DEST_NAMESPACE, "destination namespace name [default: the "
        "source's]"},
       {OPT_DEST, "destination image name [default: the source's]"},
-      LAYOUT_OPTS, {OPT_FLATTEN, NULL}, {OPT_IMPORT_ONLY, NULL},
+      LAYOUT_OPTS, {OPT_FLATTEN, NULL}, {OPT_THICK_PROVISION, NULL},
+      {OPT_IMPORT_ONLY, NULL},
       {OPT_SOURCE_SPEC, NULL}, {OPT_SOURCE_SPEC_PATH, NULL},
       {OPT_SOURCE_SPEC_FILE, NULL}, {OPT_NONE, NULL}},
      cmd_migration_prepare},

@@ -346,5 +346,12 @@ int image_backing_read_object(struct lbd_image *img, uint64_t snap,
   }
   if (r < 0)
     return r;
+  if (img->hdr.thick) { /* the whole object, zeroes included */
+    if (!(*runs = malloc(sizeof **runs)))
+      return lbd_error(ENOMEM, "out of memory");
+    (*runs)[0] = (struct objstore_extent){0, l->object_size};
+    *nruns = 1;
+    return 0;
+  }
   return image_nonzero_runs(p, l->object_size, runs, nruns);
 }

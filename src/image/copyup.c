@@ -128,6 +128,14 @@ static int head_state(struct lbd_image *img, uint64_t objectno,
     h->size = 0;
     break;
   }
+  if (img->hdr.thick && p->kind != PIECE_EMPTY) { /* zeroes allocated too */
+    if (!(h->runs = malloc(sizeof *h->runs)))
+      return lbd_error(ENOMEM, "out of memory");
+    h->size = os;
+    h->runs[0] = (struct objstore_extent){0, os};
+    h->nruns = 1;
+    return 0;
+  }
   return image_nonzero_runs(h->buf, h->size, &h->runs, &h->nruns);
 }
 

@@ -92,6 +92,7 @@ int image_header_from_options(lbd_ioctx_t *io,
                                  : (LBD_FEATURES_DEFAULT & SUPPORTED_FEATURES);
   hdr->data_pool_id = -1;
   hdr->create_time = (int64_t)time(NULL);
+  hdr->thick = opts->thick_provision;
   if (hdr->size == 0)
     return lbd_error(EINVAL, "image size must be greater than zero");
   if (hdr->size > MAX_IMAGE_SIZE)

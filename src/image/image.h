@@ -88,6 +88,7 @@ struct image_header {
   /* A clone's parent; of a migration target, its source (snap_id HEAD). */
   struct image_parent parent;
   struct image_migration migration;
+  bool thick;           /* copy-ups allocate whole objects */
   uint64_t version;     /* of the header object, when read */
 };
 

@@ -130,6 +130,10 @@ static int header_field(struct image_header *hdr, const struct objstore_kv *kv,
     }
     return 0;
   }
+  if (strcmp(kv->key, "thick_provision") == 0) {
+    hdr->thick = strcmp(kv->value, "1") == 0;
+    return 0;
+  }
   if (strncmp(kv->key, "migration_", 10) == 0 &&
       strncmp(kv->key, "migration_snap_", 15) != 0)
     return migration_field(&hdr->migration, kv);
@@ -254,6 +258,8 @@ int image_header_create(struct objstore_pool *pool, const char *id,
     objstore_write_op_omap_set(op, "object_map_state", "clean", 5);
   if (hdr->migration.role != IMAGE_MIGRATION_NONE)
     migration_steps(op, &hdr->migration);
+  if (hdr->thick)
+    objstore_write_op_omap_set(op, "thick_provision", "1", 1);
   if (hdr->migration.import_only)
     set_u64(op, "parent_overlap", hdr->parent.overlap);
   if (hdr->parent.pool_id >= 0) {

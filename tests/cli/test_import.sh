@@ -49,6 +49,16 @@ lbd export --no-progress q1 - | cmp - "$TMP/a.now.raw" || fail "q1 after commit"
 lbd export --no-progress q1@before - | cmp - "$TMP/a.raw" || fail "q1@before"
 expect_eq "the source file is untouched" "$sum" "$(sha256sum <"$TMP/a.qcow2")"
 
+# sparse by default; --thick-provision allocates everything
+printf '{"type": "raw", "stream": {"type": "file", "file_path": "%s"}}' \
+  "$TMP/a.raw" >"$TMP/raw.json"
+lbd migration prepare --import-only --source-spec-path "$TMP/raw.json" thin
+lbd migration prepare --import-only --thick-provision --source-spec-path "$TMP/raw.json" thick
+lbd migration execute --no-progress thin
+lbd migration execute --no-progress thick
+expect_eq "thin import: the data only" 3145728 "$(lbd du thin --format json | json 'd["images"][0]["used_size"]')"
+expect_eq "thick import: all of it" 8388608 "$(lbd du thick --format json | json 'd["images"][0]["used_size"]')"
+
 # refusals: nothing left behind
 expect_fail -e 22 migration prepare --import-only --source-spec '{"type": "vmdk"}' bad
 expect_fail -e 22 migration prepare --import-only --source-spec 'not json' bad
