@@ -76,6 +76,18 @@ struct local_record {
 
 DEFINE_VECTOR(fd_vec, int);
 
+/* An object being created empty, queued for a group commit. */
+struct local_create {
+  struct local_create *next;
+  const char *key;
+  size_t klen;
+  uint64_t file;     /* its new empty data file */
+  uint64_t seq;      /* snap context seq of the creating write */
+  int result;        /* 0, -EAGAIN (a record exists), -EINVAL (bad seq) */
+  bool done;
+  char err[160];     /* what failed, if the commit did */
+};
+
 struct local_hold_ref {
   uint64_t slot;
   char *key;
@@ -138,6 +150,10 @@ struct objstore_backend_pool {
   int live_check_fd;      /* tests other holders' bytes */
   struct hold_vec holds;  /* watches and locks this handle holds */
   unsigned dead_pending;  /* files this handle added to the dead table */
+  pthread_mutex_t group_mu;  /* creations committed together */
+  pthread_cond_t group_done;
+  struct local_create *group; /* waiting for a commit */
+  bool group_leader;          /* a thread is committing a group */
   pthread_mutex_t fd_mu;  /* guards fd_cache, heads and tick */
   uint32_t tick;
   struct local_fd_slot fd_cache[LOCAL_FD_CACHE];

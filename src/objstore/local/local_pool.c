@@ -138,6 +138,8 @@ int local_pool_open(const char *path, int64_t id, const char *ns,
   bp->marks = MAP_FAILED;
   pthread_mutex_init(&bp->mu, NULL);
   pthread_mutex_init(&bp->fd_mu, NULL);
+  pthread_mutex_init(&bp->group_mu, NULL);
+  pthread_cond_init(&bp->group_done, NULL);
   for (int i = 0; i < LOCAL_FD_CACHE; i++)
     bp->fd_cache[i].fd = -1;
   bp->id = id;
@@ -221,6 +223,8 @@ void local_pool_close(struct objstore_backend_pool *bp)
   free(bp->heads);
   kvenv_close(bp->kv);
   pthread_mutex_destroy(&bp->fd_mu);
+  pthread_cond_destroy(&bp->group_done);
+  pthread_mutex_destroy(&bp->group_mu);
   pthread_mutex_destroy(&bp->mu);
   free(bp->lock_path);
   free(bp->path);

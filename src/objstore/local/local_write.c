@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -674,6 +675,131 @@ static int run_full(struct objstore_backend_pool *bp, const char *oid,
   return r;
 }
 
+/* ---- objects created empty, committed in groups ---------------------------
+ *
+ * The first write to an object creates it empty, which costs one LMDB
+ * commit and its sync.  Threads that create objects at the same time
+ * (asynchronous writes into a new image) queue their records; one of them
+ * commits every queued record in one transaction, one sync for all, while
+ * the others wait.  Each creator holds its object's exclusive op lock
+ * throughout, as for any all-or-nothing op, and each creation is all or
+ * nothing (a group is, too). */
+
+/* Commit the records of GROUP in one transaction; sets each result. */
+static void group_commit(struct objstore_backend_pool *bp,
+                         struct local_create *group)
+{
+  MDB_txn *txn = NULL;
+  uint64_t next, version, pool_seq;
+  int r = kvenv_begin(bp->kv, true, &txn);
+  if (r < 0)
+    txn = NULL;
+  if (r == 0 && (r = local_cfg_get(txn, bp, "next_iid", &next)) == 0 &&
+      (r = local_cfg_get(txn, bp, "version", &version)) == 0)
+    r = local_cfg_get(txn, bp, "snap_seq", &pool_seq);
+  int64_t now = local_now_ns();
+  bool any = false;
+  for (struct local_create *c = group; r == 0 && c; c = c->next) {
+    if (c->seq > pool_seq) {
+      c->result = -EINVAL;
+      continue;
+    }
+    MDB_val old;
+    if ((r = kv_get(txn, bp->kv->dbi[LDB_OBJ], c->key, c->klen, &old)) == 0) {
+      c->result = -EAGAIN; /* has a record (clones): the full path */
+      continue;
+    }
+    if (r != -ENOENT)
+      break;
+    struct local_record rec = {.iid = ++next,
+                               .version = ++version,
+                               .mtime_ns = now,
+                               .snap_seq = c->seq,
+                               .head_exists = true,
+                               .head_unsynced = true,
+                               .head_file = c->file};
+    r = local_record_put(txn, bp, c->key, c->klen, &rec);
+    c->result = 0;
+    any = true;
+  }
+  if (r == 0 && any && (r = local_cfg_put(txn, bp, "next_iid", next)) == 0)
+    r = local_cfg_put(txn, bp, "version", version);
+  if (r == 0 && any)
+    r = kvenv_commit(txn); /* frees TXN, also when it fails */
+  else if (txn)
+    mdb_txn_abort(txn);
+  for (struct local_create *c = group; c; c = c->next) {
+    if (r < 0 || c->result == 0)
+      c->result = r;
+    if (r < 0)
+      snprintf(c->err, sizeof c->err, "%s", lbd_last_error());
+  }
+}
+
+/* Queue C and wait until it is committed, committing the queue if no
+ * other thread is. */
+static void group_create(struct objstore_backend_pool *bp,
+                         struct local_create *c)
+{
+  pthread_mutex_lock(&bp->group_mu);
+  c->next = bp->group;
+  bp->group = c;
+  while (!c->done) {
+    if (bp->group_leader) {
+      pthread_cond_wait(&bp->group_done, &bp->group_mu);
+      continue;
+    }
+    struct local_create *group = bp->group;
+    bp->group = NULL;
+    bp->group_leader = true;
+    pthread_mutex_unlock(&bp->group_mu);
+    lbd_error_clear();
+    group_commit(bp, group);
+    pthread_mutex_lock(&bp->group_mu);
+    for (struct local_create *g = group, *next; g; g = next) {
+      next = g->next; /* G's owner may return once done is set */
+      g->done = true;
+    }
+    bp->group_leader = false;
+    pthread_cond_broadcast(&bp->group_done);
+  }
+  pthread_mutex_unlock(&bp->group_mu);
+}
+
+/* Under KEY's exclusive op lock: create OID empty; -EAGAIN if it has a
+ * record (the full path then decides). */
+static int create_grouped(struct objstore_backend_pool *bp, const char *oid,
+                          const char *key, size_t klen,
+                          const struct objstore_snapc *snapc)
+{
+  MDB_txn *txn;
+  int r = kvenv_begin(bp->kv, false, &txn);
+  if (r < 0)
+    return r;
+  r = kv_get(txn, bp->kv->dbi[LDB_OBJ], key, klen, &(MDB_val){0});
+  mdb_txn_abort(txn);
+  if (r != -ENOENT)
+    return r == 0 ? -EAGAIN : r;
+  struct local_create c = {.key = key, .klen = klen,
+                           .seq = snapc ? snapc->seq : 0};
+  int fd = local_file_create(bp, &c.file);
+  if (fd < 0)
+    return fd;
+  group_create(bp, &c);
+  if (c.result < 0) {
+    close(fd);
+    local_file_unlink(bp, c.file);
+  } else {
+    close(fd); /* after the commit: this releases the creation lock */
+  }
+  if (c.result == -EINVAL)
+    return lbd_error(EINVAL, "snap context seq %" PRIu64 " is newer than "
+                     "every snap id allocated in this pool", c.seq);
+  if (c.result < 0 && c.result != -EAGAIN)
+    return lbd_error(-c.result, "object %s: %s", oid, c.err);
+  return c.result;
+}
+
 static int create_empty(struct objstore_backend_pool *bp, const char *oid,
                         const char *key, size_t klen,
                         const struct objstore_snapc *snapc)
@@ -685,7 +811,9 @@ static int create_empty(struct objstore_backend_pool *bp, const char *oid,
     int lfd = local_obj_lock(bp, key, klen, true);
     if (lfd < 0)
       return lfd;
-    r = run_full(bp, oid, key, klen, &op, snapc);
+    r = create_grouped(bp, oid, key, klen, snapc);
+    if (r == -EAGAIN)
+      r = run_full(bp, oid, key, klen, &op, snapc);
     local_obj_unlock(bp, lfd, key, klen, true);
   }
   return r == -EAGAIN ? lbd_error(EAGAIN, "object %s keeps changing: retry",
