@@ -40,7 +40,7 @@ static struct {
   unsigned rounds;
   unsigned ops;       /* random 4 KiB ops per pass and side */
   unsigned qd;        /* the deep queue depth */
-  unsigned aio_threads; /* 0: lbd's default ($LBD_AIO_THREADS or 8) */
+  unsigned aio_threads; /* 0: lbd's default ($LBD_AIO_THREADS or 16) */
   uint64_t seed;
   bool json;
   const char *json_file;
@@ -975,7 +975,7 @@ int main(int argc, char **argv)
   }
   const char *env = getenv("LBD_AIO_THREADS");
   snprintf(aio_threads_text, sizeof aio_threads_text, "%s",
-           env && *env ? env : "lbd default, 8");
+           env && *env ? env : "lbd default, 16");
 
   bench_setup_dirs(opt.dir, PROG);
   bench_path_join(cluster_dir, bench.run_dir, "cluster");

@@ -1,15 +1,18 @@
 /* Asynchronous IO (librbd's rbd_aio_*): each op is queued on a process-wide
  * pool of worker threads (util/threadpool.c, started on first use, up to
- * $LBD_AIO_THREADS (default 8) threads that exit when idle) which runs the
- * synchronous call, then the completion's callback, exactly once, even when
- * the op fails.  Several ops run at once; like librbd, ops in flight
+ * $LBD_AIO_THREADS (default 16) threads that exit when idle; about as many
+ * run at once as there are CPUs, more while some wait for the disk) which
+ * runs the synchronous call, then the completion's callback, exactly once,
+ * even when the op fails.  Several ops run at once; like librbd, ops in flight
  * together have no order between them, except that an aio flush starts
  * only once every op submitted before it on the image has completed.
  *
- * A completion is reference counted: the caller's reference (dropped by
- * lbd_aio_release, also from inside the callback) and one per op in flight.
- * The callback runs before the completion is marked complete, so
- * lbd_aio_wait_for_complete() returns only after the callback returned. */
+ * A completion serves one op at a time, so the op and its pool task live in
+ * the completion: submitting allocates nothing.  A completion is reference
+ * counted: the caller's reference (dropped by lbd_aio_release, also from
+ * inside the callback) and one per op in flight.  The callback runs before
+ * the completion is marked complete, so lbd_aio_wait_for_complete() returns
+ * only after the callback returned. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -20,9 +23,26 @@
 #include "util/error.h"
 #include "util/threadpool.h"
 
-#define AIO_DEFAULT_THREADS 8
+#define AIO_DEFAULT_THREADS 16
 #define AIO_MAX_THREADS 256
 #define AIO_IDLE_MS 2000
+
+enum aio_kind { AIO_READ, AIO_WRITE, AIO_DISCARD, AIO_WRITE_ZEROES,
+                AIO_FLUSH };
+
+struct aio_image;
+
+struct aio_op {
+  struct threadpool_task task; /* queued on the pool */
+  struct aio_op *prev, *next; /* in the image's list (in flight / waiting) */
+  struct aio_op *ready;       /* chains flushes ready to start */
+  struct aio_image *st;
+  enum aio_kind kind;
+  uint64_t off, len;
+  void *buf;
+  lbd_completion_t *c;
+  uint64_t seq;
+};
 
 struct lbd_completion {
   pthread_mutex_t mu;
@@ -33,22 +53,8 @@ struct lbd_completion {
   bool pending; /* submitted and not complete yet */
   bool done;
   ssize_t ret;
+  struct aio_op op; /* the op in flight, while pending */
   char err[LBD_ERROR_MAX];
-};
-
-enum aio_kind { AIO_READ, AIO_WRITE, AIO_DISCARD, AIO_WRITE_ZEROES,
-                AIO_FLUSH };
-
-struct aio_image;
-
-struct aio_op {
-  struct aio_op *prev, *next; /* in the image's list (in flight / waiting) */
-  struct aio_image *st;
-  enum aio_kind kind;
-  uint64_t off, len;
-  void *buf;
-  lbd_completion_t *c;
-  uint64_t seq;
 };
 
 /* The ops of one image: those queued or running, and flushes waiting for
@@ -67,9 +73,27 @@ static pthread_cond_t aio_idle = PTHREAD_COND_INITIALIZER;
 static struct aio_image *aio_images;
 static struct threadpool *aio_pool;
 
+/* A child of fork() has none of its parent's threads: neither the pool's
+ * workers nor the ops they ran are its own, and aio_mu may have been held
+ * by one of them.  It starts afresh (the parent's pool leaks in it). */
+static void aio_atfork_child(void)
+{
+  pthread_mutex_init(&aio_mu, NULL);
+  pthread_cond_init(&aio_idle, NULL);
+  aio_images = NULL;
+  aio_pool = NULL;
+}
+
+static void aio_register_atfork(void)
+{
+  pthread_atfork(NULL, NULL, aio_atfork_child);
+}
+
 static int pool_get(struct threadpool **out)
 {
   /* under aio_mu */
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  pthread_once(&once, aio_register_atfork);
   if (!aio_pool) {
     size_t n = AIO_DEFAULT_THREADS;
     const char *env = getenv("LBD_AIO_THREADS");
@@ -116,17 +140,14 @@ static struct aio_image *image_find(lbd_image_t *img)
 
 static void completion_put(lbd_completion_t *c)
 {
-  pthread_mutex_lock(&c->mu);
-  bool last = --c->refs == 0;
-  pthread_mutex_unlock(&c->mu);
-  if (last) {
+  if (__atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL) == 0) {
     pthread_cond_destroy(&c->cond);
     pthread_mutex_destroy(&c->mu);
     free(c);
   }
 }
 
-static void run_op(void *arg);
+static void run_op(struct threadpool_task *task);
 
 /* Under aio_mu: move the waiting flushes of S that no earlier op holds back
  * to *READY. */
@@ -142,9 +163,7 @@ static void release_flushes(struct aio_image *s, struct aio_op **ready)
     if (o->seq < oldest) {
       list_del(&s->waiting, o);
       list_add(&s->running, o);
-      o->prev = NULL;
-      /* chain through a separate pointer: reuse buf, unused by flushes */
-      o->buf = *ready;
+      o->ready = *ready;
       *ready = o;
     }
     o = next;
@@ -154,21 +173,19 @@ static void release_flushes(struct aio_image *s, struct aio_op **ready)
 static void start_ops(struct aio_op *ready)
 {
   while (ready) {
-    struct aio_op *next = ready->buf;
-    ready->buf = NULL;
-    struct threadpool *tp;
-    pthread_mutex_lock(&aio_mu);
-    int r = pool_get(&tp);
-    pthread_mutex_unlock(&aio_mu);
-    if (r < 0 || threadpool_submit(tp, run_op, ready) < 0)
-      run_op(ready); /* no thread to spare: run it here */
+    struct aio_op *next = ready->ready;
+    ready->ready = NULL;
+    ready->task.fn = run_op;
+    /* the pool exists: the op was queued on it before */
+    if (threadpool_submit_task(aio_pool, &ready->task) < 0)
+      run_op(&ready->task); /* no thread to spare: run it here */
     ready = next;
   }
 }
 
-static void run_op(void *arg)
+static void run_op(struct threadpool_task *task)
 {
-  struct aio_op *op = arg;
+  struct aio_op *op = (struct aio_op *)task;
   lbd_image_t *img = op->st->img;
   lbd_completion_t *c = op->c;
   ssize_t r = 0;
@@ -192,23 +209,20 @@ static void run_op(void *arg)
   }
   pthread_mutex_lock(&c->mu);
   c->ret = r;
-  snprintf(c->err, sizeof c->err, "%s", r < 0 ? lbd_last_error() : "");
+  if (r < 0)
+    snprintf(c->err, sizeof c->err, "%s", lbd_last_error());
   pthread_mutex_unlock(&c->mu);
   if (c->cb)
     c->cb(c, c->arg);
-  pthread_mutex_lock(&c->mu);
-  c->done = true;
-  c->pending = false;
-  pthread_cond_broadcast(&c->cond);
-  pthread_mutex_unlock(&c->mu);
-  completion_put(c);
 
-  /* The op is over: start the flushes it held back. */
+  /* The op is over: start the flushes it held back.  Done with OP before
+   * the completion is marked complete, which lets it serve another op. */
   struct aio_op *ready = NULL;
   pthread_mutex_lock(&aio_mu);
   struct aio_image *s = op->st;
   list_del(&s->running, op);
-  release_flushes(s, &ready);
+  if (s->waiting)
+    release_flushes(s, &ready);
   if (--s->nops == 0) {
     struct aio_image **p = &aio_images;
     while (*p != s)
@@ -218,7 +232,13 @@ static void run_op(void *arg)
     pthread_cond_broadcast(&aio_idle);
   }
   pthread_mutex_unlock(&aio_mu);
-  free(op);
+
+  pthread_mutex_lock(&c->mu);
+  c->done = true;
+  c->pending = false;
+  pthread_cond_broadcast(&c->cond);
+  pthread_mutex_unlock(&c->mu);
+  completion_put(c);
   start_ops(ready);
 }
 
@@ -232,18 +252,9 @@ static int submit(lbd_image_t *img, enum aio_kind kind, uint64_t off,
                      img ? "completion" : "image");
   if ((kind == AIO_READ || kind == AIO_WRITE) && !buf && len)
     return lbd_error(EINVAL, "%s: no buffer given", what);
-  struct aio_op *op = calloc(1, sizeof *op);
-  if (!op)
-    return lbd_error(ENOMEM, "out of memory");
-  op->kind = kind;
-  op->off = off;
-  op->len = len;
-  op->buf = buf;
-  op->c = c;
   pthread_mutex_lock(&c->mu);
   if (c->pending) {
     pthread_mutex_unlock(&c->mu);
-    free(op);
     return lbd_error(EBUSY, "%s: the completion is in use by an op in "
                      "flight", what);
   }
@@ -251,8 +262,16 @@ static int submit(lbd_image_t *img, enum aio_kind kind, uint64_t off,
   c->done = false;
   c->ret = 0;
   c->err[0] = '\0';
-  c->refs++;
+  __atomic_add_fetch(&c->refs, 1, __ATOMIC_RELAXED);
   pthread_mutex_unlock(&c->mu);
+  struct aio_op *op = &c->op;
+  memset(op, 0, sizeof *op);
+  op->task.fn = run_op;
+  op->kind = kind;
+  op->off = off;
+  op->len = len;
+  op->buf = buf;
+  op->c = c;
 
   struct threadpool *tp = NULL;
   pthread_mutex_lock(&aio_mu);
@@ -280,9 +299,9 @@ static int submit(lbd_image_t *img, enum aio_kind kind, uint64_t off,
     }
   }
   pthread_mutex_unlock(&aio_mu);
-  if (r == 0 && start && (r = threadpool_submit(tp, run_op, op)) < 0) {
+  if (r == 0 && start && threadpool_submit_task(tp, &op->task) < 0) {
     /* no worker: run it in this thread, still exactly once */
-    run_op(op);
+    run_op(&op->task);
     return 0;
   }
   if (r < 0) {
@@ -290,7 +309,6 @@ static int submit(lbd_image_t *img, enum aio_kind kind, uint64_t off,
     c->pending = false;
     pthread_mutex_unlock(&c->mu);
     completion_put(c);
-    free(op);
     return lbd_error_prefix(r, "%s", what);
   }
   return 0;
