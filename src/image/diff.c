@@ -66,13 +66,16 @@ struct obj_state {
  * reads from its backing (a clone's parent snapshot, or a migration
  * target's source) where the backing holds data, below the overlap.  As
  * librbd, only a diff from the beginning of time with INCLUDE_PARENT looks
- * at a parent; a migration target's source is its own data, always.  The
+ * at a parent; a migration target's source counts in any diff with
+ * INCLUDE_PARENT (du leaves it out: it is not the target's yet).  The
  * walk then examines every object of the range and reports those extents
  * as data in the objects the image lacks at its end version. */
 static int diff_parent_extents(struct diff *d, bool include_parent)
 {
   d->parent.n = 0;
-  if (!d->img->backing || !(include_parent || image_migrating(d->img)))
+  /* (a target's source may differ between two snapshots: count it all) */
+  if (!d->img->backing || !include_parent ||
+      (d->from_id && !image_migrating(d->img)))
     return 0;
   return image_backing_extents(d->img, d->img->hdr.parent.overlap, d->off,
                                d->end - d->off, &d->parent);
@@ -425,8 +428,7 @@ int image_diff_iterate(struct lbd_image *img, uint64_t from_id,
   d.end_obj = ((d.end - 1) / period + 1) * d.l.stripe_count;
   if (d.end_obj > count)
     d.end_obj = count;
-  r = diff_parent_extents(&d, !from_id &&
-                                  (flags & IMAGE_DIFF_INCLUDE_PARENT));
+  r = diff_parent_extents(&d, flags & IMAGE_DIFF_INCLUDE_PARENT);
   if (r == 0)
     r = walk(&d);
   extent_set_free(&d.parent);
