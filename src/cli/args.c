@@ -111,6 +111,32 @@ const struct opt_def cli_opts[OPT_COUNT] = {
         "copy at most this many bytes per second (in K/M/G)"},
     [OPT_THICK_PROVISION] = {"thick-provision", 0, NULL,
         "fully allocate the target's data, zeroes included"},
+    [OPT_NBD_SOCKET] = {"socket", 0, "<path>",
+        "listen on the Unix socket PATH"},
+    [OPT_NBD_BIND] = {"bind", 0, "<address>",
+        "listen on this TCP address [default: 127.0.0.1]"},
+    [OPT_NBD_PORT] = {"port", 0, "<port>",
+        "listen on this TCP port (0: any free one, printed)"},
+    [OPT_READ_ONLY] = {"read-only", 0, NULL,
+        "serve read-only (writes fail with EPERM)"},
+    [OPT_NBD_EXPORT_NAME] = {"export-name", 0, "<name>",
+        "the export name clients ask for [default: \"\"]"},
+    [OPT_NBD_SHARED] = {"shared", 0, "<n>",
+        "serve at most N connections at once; one more\n"
+        "waits up to 5 s, then is refused [default: 1]"},
+    [OPT_PIDFILE] = {"pidfile", 0, "<file>",
+        "write the server's process id to FILE (removed at\n"
+        "exit)"},
+    [OPT_BACKEND] = {"backend", 0, "<backend>",
+        "where the pool keeps its objects: local (files in\n"
+        "the cluster directory or --path) or rados (a Ceph\n"
+        "cluster) [default: local]"},
+    [OPT_CEPH_CONF] = {"ceph-conf", 0, "<file>",
+        "rados: the Ceph cluster's configuration file\n"
+        "[default: $CEPH_CONF, else /etc/ceph/ceph.conf]"},
+    [OPT_RADOS_POOL] = {"rados-pool", 0, "<pool>",
+        "rados: the RADOS pool, made if missing\n"
+        "[default: the pool name]"},
 };
 
 bool opt_is_global(enum opt_id id)

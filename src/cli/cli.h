@@ -48,6 +48,11 @@ enum opt_id {
   OPT_FLATTEN, OPT_CONCURRENCY,
   OPT_IMPORT_ONLY, OPT_SOURCE_SPEC, OPT_SOURCE_SPEC_PATH, OPT_SOURCE_SPEC_FILE,
   OPT_VERIFY, OPT_MAX_RATE, OPT_THICK_PROVISION,
+  /* nbd serve */
+  OPT_NBD_SOCKET, OPT_NBD_BIND, OPT_NBD_PORT, OPT_READ_ONLY,
+  OPT_NBD_EXPORT_NAME, OPT_NBD_SHARED, OPT_PIDFILE,
+  /* pool create on another backend */
+  OPT_BACKEND, OPT_CEPH_CONF, OPT_RADOS_POOL,
   OPT_COUNT
 };
 
@@ -300,5 +305,7 @@ int cmd_diff(struct ctx *c);
 int cmd_export_diff(struct ctx *c);
 int cmd_import_diff(struct ctx *c);
 int cmd_merge_diff(struct ctx *c);
+/* cmd_nbd.c */
+int cmd_nbd_serve(struct ctx *c);
 
 #endif

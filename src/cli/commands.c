@@ -172,6 +172,22 @@ const struct command cli_commands[] = {
        "(example: [<pool>/]<namespace>)", false}},
      {{OPT_POOL, NULL}, {OPT_NAMESPACE, NULL}, {OPT_NONE, NULL}},
      cmd_namespace_rm},
+    {"nbd serve", NULL, "Serve an image over NBD (in the foreground).",
+     "Opens the image once (a watcher in 'lbd status'; read-only with\n"
+     "--read-only, and always for <image>@<snap>) and serves it to NBD\n"
+     "clients (qemu, qemu-img, nbdcopy, nbdinfo, the kernel's nbd-client)\n"
+     "on a Unix socket or a TCP port, until SIGTERM or SIGINT: then it\n"
+     "stops accepting, finishes the requests in flight, flushes, closes the\n"
+     "image (releasing its lock) and removes the socket and pidfile.\n"
+     "Prints the NBD URI it serves on stdout once it listens.  Fixed\n"
+     "newstyle handshake, structured replies (reads skip holes), the\n"
+     "base:allocation meta context, trim, write zeroes, flush and FUA.",
+     {{"<image-spec>", SNAP_SPEC_HELP, false}},
+     {SPEC_OPTS, {OPT_SNAP, NULL}, {OPT_NBD_SOCKET, NULL},
+      {OPT_NBD_BIND, NULL}, {OPT_NBD_PORT, NULL}, {OPT_READ_ONLY, NULL},
+      {OPT_NBD_EXPORT_NAME, NULL}, {OPT_NBD_SHARED, NULL},
+      {OPT_PIDFILE, NULL}, {OPT_NONE, NULL}},
+     cmd_nbd_serve},
     {"object-map check", NULL, "Verify the object map is correct.",
      "Compares the object map on disk with the data objects that exist;\n"
      "exits non-zero if any object's state is wrong.",
