@@ -25,6 +25,10 @@
 #define HTTP_CONNECT_TIMEOUT 10
 #define HTTP_STALL_SECONDS 30  /* abort a transfer idle for this long */
 #define HTTP_ERRBODY_MAX 1024  /* kept of an error response's body */
+/* libcurl's receive buffer: its default (16 KiB) costs a poll and a recv
+ * per 16 KiB, which on a busy 2-CPU machine held an import from nginx
+ * to a quarter of curl's speed; 512 KiB makes it 32 times fewer. */
+#define HTTP_RECV_BUFFER (512L * 1024)
 
 struct http_client {
   char *url;
@@ -197,6 +201,7 @@ static CURL *http_handle_get(struct http_client *c)
   curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
   curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, (long)HTTP_STALL_SECONDS);
   curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+  curl_easy_setopt(h, CURLOPT_BUFFERSIZE, HTTP_RECV_BUFFER);
   curl_easy_setopt(h, CURLOPT_USERAGENT, "lbd/0.1");
   curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
   /* identity only: a compressed body would not be the bytes asked for */
