@@ -139,17 +139,14 @@ static void test_native(void **state)
   snprintf(spec, sizeof spec,
            "{\"type\": \"native\", \"pool_name\": \"rbd\", \"image_name\": "
            "\"base\", \"snap_id\": \"%llu\"}", (unsigned long long)id);
-  int r = lbd_migration_prepare_import(spec, e->io, "by-string", &t);
-  if (r == -EINVAL && strstr(lbd_last_error(), "snap_id")) {
-    /* not yet: src/migration/import.c (native_open) reads integers only */
-    print_message("KNOWN GAP: snap_id as a string is refused: %s\n",
-                  lbd_last_error());
-  } else {
-    if (r < 0)
-      fail_msg("snap_id as a string: %s", lbd_last_error());
-    expect_hello(e, "by-string");
-    assert_ok(lbd_migration_abort(e->io, "by-string", NULL, NULL));
-  }
+  if (lbd_migration_prepare_import(spec, e->io, "by-string", &t) < 0)
+    fail_msg("snap_id as a string: %s", lbd_last_error());
+  expect_hello(e, "by-string");
+  assert_ok(lbd_migration_abort(e->io, "by-string", NULL, NULL));
+  /* a string that is not a number */
+  bad_spec(e, "{\"type\": \"native\", \"pool_name\": \"rbd\", "
+              "\"image_name\": \"base\", \"snap_id\": \"s1\"}",
+           EINVAL, "snap_id", keep);
   expect_no_target(e->io, keep);
 }
 
