@@ -27,6 +27,7 @@
 #include "util/error.h"
 
 #define RBD_READ_BUF (1u << 20) /* the parser's read-ahead */
+#define RBD_READ_AFTER_SKIP (64u << 10) /* after data skipped: a header */
 
 /* [off, off+len) of the image is stream S's bytes from SOFF. */
 struct rext {
@@ -167,6 +168,7 @@ struct sreader {
   uint8_t *buf;
   uint64_t bpos; /* stream offset of buf[0] */
   size_t blen;
+  bool skipped; /* the last move was a skip: read little (records) */
 };
 
 static ssize_t sreader_read(void *ctx, void *out, size_t len)
@@ -176,12 +178,14 @@ static ssize_t sreader_read(void *ctx, void *out, size_t len)
     return 0;
   if (r->pos < r->bpos || r->pos >= r->bpos + r->blen) {
     uint64_t left = r->s->size - r->pos;
-    size_t n = left < RBD_READ_BUF ? (size_t)left : RBD_READ_BUF;
+    size_t want = r->skipped ? RBD_READ_AFTER_SKIP : RBD_READ_BUF;
+    size_t n = left < want ? (size_t)left : want;
     int e = format_pread(r->s, r->pos, n, r->buf);
     if (e < 0)
       return e;
     r->bpos = r->pos;
     r->blen = n;
+    r->skipped = false;
   }
   size_t have = (size_t)(r->bpos + r->blen - r->pos);
   size_t n = len < have ? len : have;
@@ -194,6 +198,7 @@ static int sreader_skip(void *ctx, uint64_t len)
 {
   struct sreader *r = ctx;
   r->pos = len > UINT64_MAX - r->pos ? UINT64_MAX : r->pos + len;
+  r->skipped = true;
   return 0;
 }
 

@@ -181,6 +181,20 @@ static void test_export_v2(void **state)
     fail_msg("open: %s", lbd_last_error());
   check_format(e, f, false);
   format_close(f);
+  /* the same file from nginx: an index built over HTTP, reads by Range */
+  struct test_server web;
+  assert_int_equal(test_nginx_start(&web, e->dir, NULL), 0);
+  snprintf(spec, sizeof spec,
+           "{\"type\": \"rbd-export\", \"stream\": {\"type\": \"http\", "
+           "\"url\": \"%s/src.v2\"}}", web.url);
+  f = open_text(spec, &err);
+  if (!f)
+    fail_msg("open over http: %s", lbd_last_error());
+  check_format(e, f, false);
+  format_close(f);
+  test_server_stop(&web);
+  snprintf(spec, sizeof spec, "{\"type\": \"rbd-export\", \"stream\": %s}",
+           st);
   /* truncated: a clear error with the byte */
   char cmd[2 * PATH_MAX];
   snprintf(cmd, sizeof cmd, "truncate -s -100 %s", path);
