@@ -38,6 +38,7 @@ struct nbd_stream {
   struct nbd_handle *h;
   bool has_alloc; /* base:allocation negotiated */
   uint32_t max_req;
+  uint32_t min_block; /* the server's minimum block size (1: any) */
   int wake; /* eventfd */
   pthread_mutex_t mu;
   pthread_cond_t cv;
@@ -136,6 +137,9 @@ static void nbd_kick(struct nbd_stream *ns)
   }
 }
 
+static ssize_t nbd_read_aligned(struct nbd_stream *ns, uint64_t off,
+                                size_t len, void *buf);
+
 static ssize_t nbd_read(struct stream *s, uint64_t off, size_t len, void *buf)
 {
   struct nbd_stream *ns = (struct nbd_stream *)s;
@@ -145,6 +149,30 @@ static ssize_t nbd_read(struct stream *s, uint64_t off, size_t len, void *buf)
     len = (size_t)(s->size - off);
   if (len == 0)
     return 0;
+  uint64_t a = ns->min_block;
+  if (a > 1 && (off % a || (len % a && off + len < s->size))) {
+    /* a server that takes only whole blocks: read them, copy the part */
+    uint64_t first = off / a * a;
+    uint64_t last = (off + len + a - 1) / a * a;
+    if (last > s->size)
+      last = s->size;
+    uint8_t *bounce = malloc((size_t)(last - first));
+    if (!bounce)
+      return lbd_error(ENOMEM, "%s: out of memory", s->name);
+    ssize_t n = nbd_read_aligned(ns, first, (size_t)(last - first), bounce);
+    if (n >= 0)
+      memcpy(buf, bounce + (off - first), len);
+    free(bounce);
+    return n < 0 ? n : (ssize_t)len;
+  }
+  return nbd_read_aligned(ns, off, len, buf);
+}
+
+/* [OFF, OFF+LEN), inside the size and aligned as the server wants. */
+static ssize_t nbd_read_aligned(struct nbd_stream *ns, uint64_t off,
+                                size_t len, void *buf)
+{
+  struct stream *s = &ns->s;
   /* every chunk in flight at once, then wait for them all */
   size_t nops = (len + ns->max_req - 1) / ns->max_req;
   struct nbd_op one, *ops = nops == 1 ? &one : calloc(nops, sizeof *ops);
@@ -326,6 +354,11 @@ int stream_nbd_open(const json_t *spec, lbd_cluster_t *cluster,
   int64_t max = nbd_get_block_size(ns->h, LIBNBD_SIZE_MAXIMUM);
   ns->max_req = max > 0 && max < NBD_DEFAULT_MAX_REQ ? (uint32_t)max
                                                      : NBD_DEFAULT_MAX_REQ;
+  int64_t min = nbd_get_block_size(ns->h, LIBNBD_SIZE_MINIMUM);
+  ns->min_block = min > 1 && min <= 65536 && !(min & (min - 1))
+                      ? (uint32_t)min
+                      : 1;
+  ns->max_req = ns->max_req / ns->min_block * ns->min_block;
   *out = &ns->s;
   return 0;
 fail:
