@@ -35,5 +35,14 @@ demo: build
 bench: build
 	./bench/run.sh
 
+# The randomized exerciser, long: FSX_OPS operations (0: no limit) or
+# FSX_TIME seconds, from seed FSX_SEED (tests/fsx/README.md).
+FSX_OPS ?= 1000000
+FSX_TIME ?= 0
+FSX_SEED ?= $(shell date +%s)
+.PHONY: fsx
+fsx: build
+	./build/lbd-fsx -S $(FSX_SEED) -N $(FSX_OPS) -T $(FSX_TIME)
+
 clean:
 	rm -rf build build-asan
