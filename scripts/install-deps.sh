@@ -11,7 +11,8 @@ set -eu
 # and Node.js with npm (s3rver for S3; Debian's npm only if the machine has
 # no npm of its own) as real peers
 PACKAGES="build-essential cmake pkg-config liblmdb-dev libcmocka-dev libjansson-dev python3
-libcurl4-openssl-dev libssl-dev zlib1g-dev libzstd-dev qemu-utils libnbd-bin libnbd-dev nginx-light curl"
+libcurl4-openssl-dev libssl-dev zlib1g-dev libzstd-dev qemu-utils libnbd-bin libnbd-dev nginx-light curl
+python3-libnbd fio"
 
 missing=""
 for p in $PACKAGES; do

@@ -15,6 +15,9 @@
 static int read_source_spec(struct ctx *c, char **out)
 {
   *out = NULL;
+  if (opt_set(c, OPT_SOURCE_SPEC) + opt_set(c, OPT_SOURCE_SPEC_PATH) +
+          opt_set(c, OPT_SOURCE_SPEC_FILE) > 1)
+    return cli_usage(c, "give --source-spec or --source-spec-path, not both");
   if (opt_set(c, OPT_SOURCE_SPEC))
     return (*out = strdup(c->val[OPT_SOURCE_SPEC])) ? 0 : -ENOMEM;
   const char *path = opt_set(c, OPT_SOURCE_SPEC_PATH)

@@ -107,8 +107,9 @@ static int emit(struct diff *d, uint64_t off, uint64_t len, bool exists)
     return 0;
   }
   int r = d->have_pending ? report(d, p) : 0;
-  *p = (struct diff_piece){off, end - off, exists};
-  d->have_pending = true;
+  d->have_pending = r == 0; /* a callback that said stop hears no more */
+  if (r == 0)
+    *p = (struct diff_piece){off, end - off, exists};
   return r;
 }
 

@@ -8,6 +8,7 @@
 
 #include "image/backing.h"
 #include "image/copyup.h"
+#include "util/extents.h"
 #include "image/image.h"
 #include "util/error.h"
 
@@ -167,10 +168,39 @@ static int object_modify(struct lbd_image *img, uint64_t objectno,
   return r;
 }
 
+/* Whether the backing holds any data for object OBJECTNO, at the head or
+ * (with history) at a snapshot: else a copy-up would read only zeroes. */
+static int backing_has_data(struct lbd_image *img, uint64_t objectno)
+{
+  const struct striping *l = &img->hdr.layout;
+  uint64_t span = l->stripe_count == 1 ? l->object_size : l->stripe_unit;
+  size_t nsnaps = image_copyup_history(img) ? img->snapc.nsnaps : 0;
+  struct extent_set found = {0};
+  int r = 0;
+  for (size_t i = 0; r == 0 && i <= nsnaps && !found.n; i++) {
+    uint64_t snap = i < nsnaps ? img->snap_ids[i] : OBJSTORE_SNAP_HEAD;
+    uint64_t overlap = i < nsnaps ? img->snap_overlaps[i] : image_overlap(img);
+    for (uint64_t o = 0; r == 0 && o < l->object_size && !found.n; o += span) {
+      uint64_t off = striping_image_offset(l, objectno, o);
+      if (off < overlap)
+        r = img->backing->ops->extents(img->backing, snap, off,
+                                       overlap - off < span ? overlap - off
+                                                            : span,
+                                       &found);
+    }
+  }
+  bool any = found.n > 0;
+  extent_set_free(&found);
+  return r < 0 ? r : any;
+}
+
 int image_copyup_object(struct lbd_image *img, uint64_t objectno)
 {
   if (!object_needs_copyup(img, objectno))
     return 0;
+  int any = img->hdr.thick ? 1 : backing_has_data(img, objectno);
+  if (any <= 0) /* nothing to copy (or an error) */
+    return any;
   struct piece_op p = {PIECE_COPYUP, 0, 0, NULL};
   return object_modify(img, objectno, &p);
 }

@@ -154,7 +154,7 @@ static int source_open(lbd_cluster_t *cluster, const char *text,
   pthread_mutex_init(&s->mu, NULL);
   const char *type = json_text(spec, "type");
   int r = !type ? lbd_error(EINVAL, "the source-spec has no \"type\" "
-                            "(native, raw or qcow)")
+                            "(native, raw, qcow, rbd-export or rbd-diff)")
           : strcmp(type, "native") == 0 ? native_open(cluster, spec, s)
                                         : format_open(spec, cluster, &s->fmt);
   json_decref(spec);
