@@ -10,9 +10,11 @@ set -eu
 # tests: cmocka; qemu-img/qemu-io/qemu-nbd, libnbd's tools, nginx (HTTP)
 # and Node.js with npm (s3rver for S3; Debian's npm only if the machine has
 # no npm of its own) as real peers
+# rados backend: librados-dev (the Ceph daemons of its test cluster are big:
+# scripts/ceph-test-cluster.sh installs them itself on first use)
 PACKAGES="build-essential cmake pkg-config liblmdb-dev libcmocka-dev libjansson-dev python3
 libcurl4-openssl-dev libssl-dev zlib1g-dev libzstd-dev qemu-utils libnbd-bin libnbd-dev nginx-light curl
-python3-libnbd fio"
+python3-libnbd fio librados-dev"
 
 missing=""
 for p in $PACKAGES; do

@@ -35,6 +35,11 @@ void lbd_cluster_close(lbd_cluster_t *cluster);
 
 /* DIR NULL: inside the cluster directory; else the pool's own directory. */
 int lbd_pool_create(lbd_cluster_t *cluster, const char *name, const char *dir);
+/* A pool whose objects live in a Ceph cluster: RADOS pool RADOS_POOL (NULL:
+ * NAME), made if missing, of the cluster CEPH_CONF describes (NULL: Ceph's
+ * usual places, $CEPH_CONF).  ENOTSUP if lbd was built without librados. */
+int lbd_pool_create_rados(lbd_cluster_t *cluster, const char *name,
+                          const char *ceph_conf, const char *rados_pool);
 /* Removes the pool with every image in it. */
 int lbd_pool_remove(lbd_cluster_t *cluster, const char *name);
 /* Prepare IO's pool (and namespace) to hold images: its image directory

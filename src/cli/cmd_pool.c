@@ -27,9 +27,23 @@ int cmd_pool_create(struct ctx *c)
   if (r < 0 || (r = cli_cluster(c)) < 0)
     return r;
   const char *dir = c->val[OPT_POOL_PATH];
+  const char *backend = c->val[OPT_BACKEND] ? c->val[OPT_BACKEND] : "local";
+  const char *conf = c->val[OPT_CEPH_CONF], *rpool = c->val[OPT_RADOS_POOL];
   if (dir && !*dir)
     return cli_usage(c, "--path is empty: give a directory");
-  if ((r = lbd_pool_create(c->cluster, name, dir)) < 0)
+  if (strcmp(backend, "rados") == 0) {
+    if (dir)
+      return cli_usage(c, "--path is for local pools, not --backend rados");
+    r = lbd_pool_create_rados(c->cluster, name, conf, rpool);
+  } else if (strcmp(backend, "local") == 0) {
+    if (conf || rpool)
+      return cli_usage(c, "--ceph-conf and --rados-pool need --backend "
+                       "rados");
+    r = lbd_pool_create(c->cluster, name, dir);
+  } else {
+    return cli_usage(c, "unknown backend \"%s\": local or rados", backend);
+  }
+  if (r < 0)
     return cli_fail(c, r, NULL);
   return 0;
 }

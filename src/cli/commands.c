@@ -202,9 +202,13 @@ const struct command cli_commands[] = {
      cmd_object_map_rebuild},
     {"pool create", NULL, "Create a pool.",
      "lbd's counterpart of 'ceph osd pool create'.  With --path the pool\n"
-     "keeps its objects in a directory of its own, e.g. on another disk.",
+     "keeps its objects in a directory of its own, e.g. on another disk.\n"
+     "With --backend rados it keeps them in a RADOS pool of a Ceph cluster\n"
+     "(made if missing; 'pool rm' deletes it only if lbd made it), next to\n"
+     "the local pools: images move between the two with 'migration'.",
      {{"<pool-name>", "pool name", false}},
-     {{OPT_POOL, NULL}, {OPT_POOL_PATH, NULL}, {OPT_NONE, NULL}},
+     {{OPT_POOL, NULL}, {OPT_POOL_PATH, NULL}, {OPT_BACKEND, NULL},
+      {OPT_CEPH_CONF, NULL}, {OPT_RADOS_POOL, NULL}, {OPT_NONE, NULL}},
      cmd_pool_create},
     {"pool init", NULL, "Initialize pool for use by lbd.",
      "Checks that the pool exists and can hold images.",

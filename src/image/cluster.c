@@ -1,5 +1,6 @@
 /* Clusters, pools, IO contexts and namespaces of the public library. */
 #include <errno.h>
+#include <limits.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,6 +61,17 @@ int lbd_pool_create(lbd_cluster_t *cluster, const char *name, const char *dir)
 {
   lbd_error_clear();
   return objstore_pool_create(cluster->os, name, dir, NULL);
+}
+
+int lbd_pool_create_rados(lbd_cluster_t *cluster, const char *name,
+                          const char *ceph_conf, const char *rados_pool)
+{
+  char config[PATH_MAX + 256];
+  lbd_error_clear();
+  int r = objstore_rados_config(config, sizeof config,
+                                rados_pool ? rados_pool : name, ceph_conf);
+  return r < 0 ? r : objstore_pool_create_ext(cluster->os, name, "rados",
+                                              config, NULL);
 }
 
 int lbd_pool_remove(lbd_cluster_t *cluster, const char *name)

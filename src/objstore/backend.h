@@ -124,5 +124,10 @@ struct objstore_backend {
 };
 
 extern const struct objstore_backend objstore_local_backend;
+#ifdef LBD_HAVE_RADOS
+/* Its pool_init/destroy/open take the pool's registry config where local
+ * takes a directory: "rados://POOL?conf=FILE" (src/objstore/rados/rados.h). */
+extern const struct objstore_backend objstore_rados_backend;
+#endif
 
 #endif

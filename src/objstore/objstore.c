@@ -42,6 +42,9 @@ struct objstore_pool {
 
 static const struct objstore_backend *const backends[] = {
     &objstore_local_backend,
+#ifdef LBD_HAVE_RADOS
+    &objstore_rados_backend,
+#endif
 };
 
 static const struct objstore_backend *backend_find(const char *name)
@@ -309,6 +312,38 @@ static int pool_get_by_id(MDB_txn *txn, struct objstore_cluster *c, int64_t id,
 int objstore_pool_create(struct objstore_cluster *c, const char *name,
                          const char *dir, int64_t *id_out)
 {
+  return objstore_pool_create_ext(c, name, "local", dir, id_out);
+}
+
+int objstore_rados_config(char *buf, size_t size, const char *rados_pool,
+                          const char *ceph_conf)
+{
+  if (!rados_pool || !*rados_pool || strpbrk(rados_pool, "?&/") ||
+      (ceph_conf && strchr(ceph_conf, '&')))
+    return lbd_error(EINVAL, "RADOS pool name \"%s\" (or ceph.conf path) "
+                     "holds '?', '&' or '/', or is empty",
+                     rados_pool ? rados_pool : "");
+  if (snprintf(buf, size, "rados://%s%s%s", rados_pool,
+               ceph_conf && *ceph_conf ? "?conf=" : "",
+               ceph_conf ? ceph_conf : "") >= (int)size)
+    return lbd_error(ENAMETOOLONG, "rados pool config is too long");
+  return 0;
+}
+
+int objstore_pool_create_ext(struct objstore_cluster *c, const char *name,
+                             const char *backend, const char *config,
+                             int64_t *id_out)
+{
+  const char *dir = config;
+  const struct objstore_backend *be = backend_find(backend ? backend : "");
+  if (!be)
+    return lbd_error(ENOTSUP, "no backend \"%s\" in this build of lbd%s",
+                     backend ? backend : "",
+                     backend && strcmp(backend, "rados") == 0
+                         ? " (built without librados)" : "");
+  bool local = be == &objstore_local_backend;
+  if (!local && (!config || !*config))
+    return lbd_error(EINVAL, "a %s pool needs its config", be->name);
   int r = check_name("pool name", name, OBJSTORE_MAX_POOL_NAME, false);
   if (r < 0)
     return r;
@@ -332,17 +367,18 @@ int objstore_pool_create(struct objstore_cluster *c, const char *name,
     goto out;
   }
   memcpy(&next_id, v.mv_data, sizeof next_id);
-  if (dir)
+  if (!local) /* the backend's config, kept as the pool's path */
+    snprintf(path, sizeof path, "%s", config);
+  else if (dir)
     snprintf(path, sizeof path, "%s", dir);
   else
     snprintf(path, sizeof path, "%s/pools/%" PRIu64, c->dir, next_id);
-  if ((r = mkdir_p(path)) < 0)
+  if (local && (r = mkdir_p(path)) < 0)
     goto out;
-  if (!(real = realpath(path, NULL))) {
+  if (!(real = local ? realpath(path, NULL) : strdup(path))) {
     r = lbd_error(errno, "pool directory %s: %s", path, strerror(errno));
     goto out;
   }
-  const struct objstore_backend *be = &objstore_local_backend;
   if ((r = be->pool_init(real, c->uuid, (int64_t)next_id)) < 0)
     goto out;
   char val[PATH_MAX + 64];

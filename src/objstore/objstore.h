@@ -70,15 +70,28 @@ const char *objstore_cluster_client(const struct objstore_cluster *cluster);
 struct objstore_pool_info {
   int64_t id;
   char name[OBJSTORE_MAX_POOL_NAME + 1];
-  char backend[16]; /* "local" */
-  char *path;       /* where its data lives; owned by the info */
+  char backend[16]; /* "local" or "rados" */
+  char *path;       /* where its data lives (rados: its config, as given to
+                       objstore_pool_create_ext); owned by the info */
 };
 
 /* DIR NULL: inside the cluster directory.  Otherwise DIR is made if missing
  * and must be empty: the pool's data and metadata live there (another disk). */
 int objstore_pool_create(struct objstore_cluster *cluster, const char *name,
                          const char *dir, int64_t *id_out);
-/* Removes the pool and every object in it. */
+/* A pool on backend BACKEND ("local": CONFIG is DIR as above, may be NULL;
+ * "rados": CONFIG is "rados://RADOS_POOL?conf=CEPH_CONF" — the RADOS pool is
+ * created if missing — see objstore_rados_config()).  ENOTSUP for a backend
+ * this build lacks. */
+int objstore_pool_create_ext(struct objstore_cluster *cluster,
+                             const char *name, const char *backend,
+                             const char *config, int64_t *id_out);
+/* Write the config of a rados pool into BUF: "rados://POOL?conf=CONF".
+ * EINVAL if POOL holds '?' or '&' or CONF '&'; ENAMETOOLONG if BUF is short. */
+int objstore_rados_config(char *buf, size_t size, const char *rados_pool,
+                          const char *ceph_conf);
+/* Removes the pool and every object in it (a RADOS pool: only if lbd made
+ * it; one that existed before is unregistered and left as it was). */
 int objstore_pool_remove(struct objstore_cluster *cluster, const char *name);
 int objstore_pool_lookup(struct objstore_cluster *cluster, const char *name,
                          int64_t *id_out);

@@ -413,6 +413,8 @@ static void test_failed_op_changes_nothing(void **state)
   void *patch = filled(10 * K, 88);
 
   for (int kind = 0; kind < 7; kind++) {
+    if (kind == 5 && !fixture_has(FIXTURE_CAP_GUARDS_SEE_STEPS))
+      continue; /* a cmpxattr after an rmxattr of the same op */
     struct objstate before;
     objstate_capture(p, "o", &before);
     struct objstore_write_op *op = objstore_write_op_new();

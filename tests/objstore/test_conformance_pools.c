@@ -636,12 +636,14 @@ static void test_pool_check_healthy(void **state)
   struct objstore_check_report rep;
   memset(&rep, 0xAB, sizeof rep);
   assert_ok(objstore_pool_check(p, false, &rep));
-  assert_int_equal(rep.objects, 4); /* three heads and one clone */
+  if (fixture_has(FIXTURE_CAP_CHECK_COUNTS))
+    assert_int_equal(rep.objects, 4); /* three heads and one clone */
   assert_int_equal(rep.orphans, 0);
   assert_int_equal(rep.missing, 0);
   memset(&rep, 0xAB, sizeof rep);
   assert_ok(objstore_pool_check(p, true, &rep));
-  assert_int_equal(rep.objects, 4);
+  if (fixture_has(FIXTURE_CAP_CHECK_COUNTS))
+    assert_int_equal(rep.objects, 4);
   assert_int_equal(rep.orphans, 0);
   assert_int_equal(rep.missing, 0);
   /* A repair of a healthy pool changes nothing. */

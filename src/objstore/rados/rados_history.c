@@ -1,0 +1,251 @@
+/* The rados backend: objects created with their whole snapshot history
+ * (objstore_create_history), emulated, and the guard every other IO on the
+ * object honours meanwhile.
+ *
+ * RADOS applies one snap context per op, and makes a clone only when a
+ * write carries a snap context newer than the object's: so a history is
+ * written state by state, oldest first, each state's write carrying the
+ * snaps of the states before it (which clones the previous state for
+ * them).  Meanwhile the object carries xattr "lbd.building" = the
+ * builder's token:
+ *  - the first op creates the object exclusively with the marker (EEXIST if
+ *    the object exists: another writer came first); every later op of the
+ *    build asserts the marker is still its own; the last one writes the
+ *    head and removes the marker in the same op;
+ *  - every other write op and every head read on this backend carries
+ *    cmpxattr(lbd.building == "") (a missing xattr compares equal), and
+ *    reads at a snap check the head before and after: who meets a marker
+ *    waits until it goes, so a racing client write lands on the finished
+ *    history, and no reader sees half of one;
+ *  - the builder keeps a liveness watch on the object while it writes (see
+ *    rados_holders.c).  If it dies, waiters give up with EIO ("run the copy
+ *    again"), and the next create_history of the object (migration execute
+ *    or flatten run again) takes the build over: it writes the sequence
+ *    again from the start.  That converges: writes whose snap context is
+ *    not newer than the object's make no clone (the OSD uses the object's
+ *    newer one), so the clones already made stay and the missing ones are
+ *    made.
+ * Limits: an object that has only snapshot clones left (its head removed)
+ * cannot be told from a missing one through librados' C API, so it is not
+ * refused with EEXIST; a history with a gap (the object missing at some
+ * snaps between others) recreates the object, and a client write racing
+ * exactly there fails the build with EIO. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "objstore/rados/rados.h"
+#include "util/error.h"
+#include "util/random.h"
+
+#define WAIT_LIMIT_MS 60000
+
+static void sleep_ms(unsigned ms)
+{
+  struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+  nanosleep(&ts, NULL);
+}
+
+/* The marker on OID's head, malloc'd (NULL: none or no object). */
+static int marker_get(rados_ioctx_t io, const char *oid, char **val)
+{
+  char buf[256];
+  *val = NULL;
+  int r = rados_getxattr(io, oid, RADOS_BUILD_XATTR, buf, sizeof buf - 1);
+  if (r == -ENOENT || r == -ENODATA)
+    return 0;
+  if (r < 0)
+    return r;
+  buf[r] = '\0';
+  *val = strdup(buf);
+  return *val ? 0 : -ENOMEM;
+}
+
+/* Is the builder named by TOKEN ("client\x1fpid\x1fnonce") alive? */
+static bool builder_alive(struct objstore_backend_pool *bp, const char *oid,
+                          const char *token)
+{
+  char *reply = NULL;
+  size_t rlen = 0;
+  int r = rados_notify2(bp->wio, oid, "", 0, 3000, &reply, &rlen);
+  if (r < 0 && r != -ETIMEDOUT) {
+    if (reply)
+      rados_buffer_free(reply);
+    return r != -ENOENT; /* in doubt, alive */
+  }
+  struct notify_ack_t *acks = NULL;
+  struct notify_timeout_t *tos = NULL;
+  size_t na = 0, nt = 0;
+  if (reply && rados_decode_notify_response(reply, rlen, &acks, &na, &tos,
+                                            &nt) < 0) {
+    rados_buffer_free(reply);
+    return true;
+  }
+  if (reply)
+    rados_buffer_free(reply);
+  /* token = client SEP pid SEP nonce; the liveness payload is
+   * "L" SEP client SEP pid. */
+  const char *end = strrchr(token, '\x1f');
+  size_t idlen = end ? (size_t)(end - token) : strlen(token);
+  bool alive = false;
+  for (size_t i = 0; i < na && !alive; i++)
+    alive = acks[i].payload && acks[i].payload_len == idlen + 2 &&
+            acks[i].payload[0] == 'L' &&
+            memcmp(acks[i].payload + 2, token, idlen) == 0;
+  rados_free_notify_response(acks, na, tos);
+  return alive;
+}
+
+int rados_history_wait(struct objstore_backend_pool *bp, rados_ioctx_t io,
+                       const char *oid, unsigned *waited_ms)
+{
+  char *token;
+  int r = marker_get(io, oid, &token);
+  if (r < 0)
+    return rados_err(r, "object %s", oid);
+  if (!token)
+    return 0; /* gone meanwhile: go again */
+  unsigned step = *waited_ms < 100 ? 5 : 50;
+  if ((*waited_ms / 1000) != ((*waited_ms + step) / 1000) &&
+      !builder_alive(bp, oid, token)) {
+    free(token);
+    return lbd_error(EIO, "object %s: its history was being written by a "
+                     "client that died: run the copy (migration execute, "
+                     "flatten) again", oid);
+  }
+  free(token);
+  if (*waited_ms >= WAIT_LIMIT_MS)
+    return lbd_error(EIO, "object %s: its history is still being written "
+                     "after %u s", oid, WAIT_LIMIT_MS / 1000);
+  sleep_ms(step);
+  *waited_ms += step;
+  return 1;
+}
+
+/* Snap context of everything before state I: seq and snaps, newest first. */
+static void snapc_before(const struct objstore_history_state *states, size_t i,
+                         rados_snap_t *snaps, size_t *n, uint64_t *seq)
+{
+  *n = 0;
+  *seq = 0;
+  for (size_t k = i; k-- > 0;)
+    for (size_t j = states[k].nsnaps; j-- > 0;)
+      snaps[(*n)++] = states[k].snaps[j];
+  if (*n)
+    *seq = snaps[0];
+}
+
+static void put_state(rados_write_op_t w, const struct objstore_history_state *st)
+{
+  rados_write_op_truncate(w, 0);
+  for (size_t j = 0; j < st->ndata; j++)
+    rados_write_op_write(w, (const char *)st->buf + st->data[j].off,
+                         st->data[j].len, st->data[j].off);
+  rados_write_op_truncate(w, st->size);
+}
+
+int rados_be_create_history(struct objstore_backend_pool *bp, const char *oid,
+                            const struct objstore_history_state *states,
+                            size_t n, uint64_t seq)
+{
+  char token[128];
+  snprintf(token, sizeof token, "%s\x1f%ld\x1f%016" PRIx64, bp->client,
+           (long)getpid(), lbd_random_u64());
+  size_t total = 0;
+  for (size_t i = 0; i < n; i++)
+    total += states[i].nsnaps;
+  rados_snap_t *snaps = calloc(total + 1, sizeof *snaps);
+  if (!snaps)
+    return lbd_error(ENOMEM, "out of memory");
+  int r;
+  rados_ioctx_t io = rados_io_get(bp, &r);
+  if (!io) {
+    free(snaps);
+    return r;
+  }
+  /* First existing state: the op that creates the object with the marker
+   * (or takes over the build of a dead builder). */
+  size_t first = 0;
+  while (first < n && !states[first].exists)
+    first++;
+  bool takeover = false;
+  size_t ns;
+  uint64_t sq;
+  snapc_before(states, first, snaps, &ns, &sq);
+  rados_ioctx_selfmanaged_snap_set_write_ctx(io, sq, snaps, (int)ns);
+  rados_write_op_t w = rados_create_write_op();
+  rados_write_op_create(w, LIBRADOS_CREATE_EXCLUSIVE, NULL);
+  rados_write_op_setxattr(w, RADOS_BUILD_XATTR, token, strlen(token));
+  r = rados_write_op_operate2(w, io, oid, NULL, 0);
+  rados_release_write_op(w);
+  if (r == -EEXIST) {
+    char *old = NULL;
+    int e = marker_get(io, oid, &old);
+    if (e == 0 && old && !builder_alive(bp, oid, old)) {
+      w = rados_create_write_op();
+      rados_write_op_cmpxattr(w, RADOS_BUILD_XATTR, LIBRADOS_CMPXATTR_OP_EQ,
+                              old, strlen(old));
+      rados_write_op_setxattr(w, RADOS_BUILD_XATTR, token, strlen(token));
+      r = rados_write_op_operate2(w, io, oid, NULL, 0);
+      rados_release_write_op(w);
+      takeover = r == 0;
+      if (r == -ECANCELED)
+        r = -EEXIST;
+    }
+    free(old);
+  }
+  if (r < 0) {
+    rados_io_put(bp, io);
+    free(snaps);
+    return r == -EEXIST ? lbd_error(EEXIST, "object %s exists", oid)
+                        : rados_err(r, "creating object %s", oid);
+  }
+  /* Alive while writing: others wait for us, not give up. */
+  int lr = rados_liveness_ref(bp, oid);
+  bool present = true;
+  for (size_t i = first; r == 0 && i < n; i++) {
+    const struct objstore_history_state *st = &states[i];
+    bool last = i + 1 == n;
+    snapc_before(states, i, snaps, &ns, &sq);
+    if (last && seq > sq)
+      sq = seq;
+    rados_ioctx_selfmanaged_snap_set_write_ctx(io, sq, snaps, (int)ns);
+    w = rados_create_write_op();
+    if (!st->exists) { /* a gap: the object was missing at these snaps */
+      rados_write_op_cmpxattr(w, RADOS_BUILD_XATTR, LIBRADOS_CMPXATTR_OP_EQ,
+                              token, strlen(token));
+      rados_write_op_remove(w);
+      present = false;
+    } else {
+      if (present) {
+        rados_write_op_cmpxattr(w, RADOS_BUILD_XATTR, LIBRADOS_CMPXATTR_OP_EQ,
+                                token, strlen(token));
+      } else {
+        rados_write_op_create(w, LIBRADOS_CREATE_EXCLUSIVE, NULL);
+        rados_write_op_setxattr(w, RADOS_BUILD_XATTR, token, strlen(token));
+        present = true;
+      }
+      put_state(w, st);
+      if (last)
+        rados_write_op_rmxattr(w, RADOS_BUILD_XATTR);
+    }
+    r = rados_write_op_operate2(w, io, oid, NULL, 0);
+    rados_release_write_op(w);
+    if (r > 0)
+      r = 0;
+    if (r == -ENOENT && !st->exists && takeover)
+      r = 0; /* removed already by the build we took over */
+  }
+  if (lr == 0)
+    rados_liveness_unref(bp, oid);
+  rados_io_put(bp, io);
+  free(snaps);
+  if (r == -ECANCELED || r == -EEXIST)
+    return lbd_error(EIO, "object %s: the writing of its history was taken "
+                     "over or interrupted by another client", oid);
+  return r < 0 ? rados_err(r, "writing the history of object %s", oid) : 0;
+}
