@@ -89,7 +89,24 @@ struct source_backing {
   struct source_snap *snaps;
   size_t nsnaps;
   int depth;
+  bool gone; /* the source was removed: the migration was committed */
 };
+
+/* A handle opened before the commit reads on after it: once the source's
+ * header is gone, everything the target holds is its own, and what it
+ * lacks reads as zeroes (not as the source's own backing). */
+static bool source_gone(struct source_backing *b)
+{
+  if (b->gone)
+    return true;
+  struct objstore_stat st;
+  if (objstore_stat(b->io->pool, b->head->header_oid, OBJSTORE_SNAP_HEAD,
+                    &st) == -ENOENT) {
+    lbd_error_clear();
+    b->gone = true;
+  }
+  return b->gone;
+}
 
 static int source_image(struct source_backing *b, uint64_t snap,
                         lbd_image_t **out)
@@ -121,6 +138,8 @@ static int source_read(struct image_backing *base, uint64_t snap,
     return (int)n;
   if ((size_t)n < len)
     memset((char *)buf + n, 0, len - (size_t)n);
+  if (source_gone(b)) /* (checked after the read: it may have raced) */
+    memset(buf, 0, len);
   return 0;
 }
 

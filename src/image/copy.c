@@ -99,6 +99,26 @@ static int copy_object(uint64_t objectno, const char *oid, void *arg)
   return r;
 }
 
+/* A source with a backing (a clone, a migration target): its data are
+ * where a diff from the beginning, the backing included, says. */
+static int copy_extent(uint64_t off, uint64_t len, bool exists, void *arg)
+{
+  struct copy *c = arg;
+  uint64_t chunk = c->src->hdr.layout.object_size;
+  for (uint64_t o = 0; exists && o < len; o += chunk) {
+    uint64_t n = len - o < chunk ? len - o : chunk;
+    ssize_t got = lbd_read(c->src, off + o, (size_t)n, c->buf);
+    int r = got < 0 ? (int)got : write_nonzero(c->dst, off + o, c->buf, n);
+    if (r < 0)
+      return r;
+  }
+  uint64_t done = (off + len) / chunk;
+  if (c->progress && c->progress(done < c->total ? done : c->total, c->total,
+                                 c->arg))
+    return lbd_error(ECANCELED, "copy interrupted");
+  return 0;
+}
+
 /* The options of the copy: the caller's, else the source's. */
 static int copy_options(struct lbd_image *src, lbd_ioctx_t *dst_io,
                         const struct lbd_image_options *opts,
@@ -159,7 +179,10 @@ int lbd_copy_with_progress(lbd_image_t *src, lbd_ioctx_t *dst_io,
     r = image_header_read(src->io->pool, src->id, &hdr);
   if (r == 0) {
     pthread_mutex_lock(&src->mu);
-    src->hdr = hdr;
+    if (src->snap_id == OBJSTORE_SNAP_HEAD)
+      src->hdr = hdr;
+    else
+      hdr = src->hdr; /* a snapshot's size and overlap */
     pthread_mutex_unlock(&src->mu);
     r = copy_options(src, dst_io, opts, &o, pool_name, sizeof pool_name);
   }
@@ -174,7 +197,10 @@ int lbd_copy_with_progress(lbd_image_t *src, lbd_ioctx_t *dst_io,
     r = lbd_error(ENOMEM, "out of memory");
   if (r == 0)
     r = lbd_open(dst_io, dst_name, NULL, 0, &c.dst);
-  if (r == 0)
+  if (r == 0 && src->backing)
+    r = lbd_diff_iterate(src, NULL, 0, hdr.size, true, false, copy_extent,
+                         &c);
+  else if (r == 0)
     r = image_each_data_object(src, copy_object, &c);
   if (r == 0 && progress && progress(c.total, c.total, arg))
     r = lbd_error(ECANCELED, "copy interrupted");

@@ -45,6 +45,7 @@ struct diff {
   uint64_t first_obj, end_obj; /* the objects examined: [first, end) */
   bool whole_object;
   struct extent_set parent; /* image extents read from the parent */
+  bool source;              /* a migration target's source counts */
   struct piece_vec set;     /* pieces of the object set being examined */
   uint64_t set_no;
   struct diff_piece pending; /* coalesced, not yet reported */
@@ -66,17 +67,20 @@ struct obj_state {
  * reads from its backing (a clone's parent snapshot, or a migration
  * target's source) where the backing holds data, below the overlap.  As
  * librbd, only a diff from the beginning of time with INCLUDE_PARENT looks
- * at a parent; a migration target's source counts in any diff with
- * INCLUDE_PARENT (du leaves it out: it is not the target's yet).  The
+ * at a parent; a migration target's source counts in any diff but with
+ * OWN_DATA (du: it is not the target's yet).  The
  * walk then examines every object of the range and reports those extents
  * as data in the objects the image lacks at its end version. */
-static int diff_parent_extents(struct diff *d, bool include_parent)
+static int diff_parent_extents(struct diff *d, unsigned flags)
 {
   d->parent.n = 0;
-  /* (a target's source may differ between two snapshots: count it all) */
-  if (!d->img->backing || !include_parent ||
-      (d->from_id && !image_migrating(d->img)))
+  /* A migration target's source is its data, and may differ between two
+   * snapshots: count it all (a superset), unless only own objects count. */
+  bool source = image_migrating(d->img) && !(flags & IMAGE_DIFF_OWN_DATA);
+  bool parent = (flags & IMAGE_DIFF_INCLUDE_PARENT) && !d->from_id;
+  if (!d->img->backing || !(source || parent))
     return 0;
+  d->source = source;
   return image_backing_extents(d->img, d->img->hdr.parent.overlap, d->off,
                                d->end - d->off, &d->parent);
 }
@@ -253,6 +257,27 @@ static int parent_part(struct diff *d, uint64_t objectno,
   return r < 0 ? lbd_error(ENOMEM, "out of memory") : 0;
 }
 
+/* What a migration target's source held at the start snapshot in the
+ * stripe units of an object the target lacks at both ends: where it may
+ * since have become zeroes. */
+static int source_part_at_start(struct diff *d, uint64_t objectno,
+                                struct extent_set *out)
+{
+  uint64_t su = d->l.stripe_unit;
+  int r = 0;
+  for (uint64_t o = 0; r == 0 && o < d->l.object_size; o += su) {
+    uint64_t io = striping_image_offset(&d->l, objectno, o);
+    struct extent_set found = {0};
+    if (io < d->img->hdr.parent.overlap)
+      r = d->img->backing->ops->extents(d->img->backing, d->from_id, io, su,
+                                        &found);
+    for (size_t i = 0; r == 0 && i < found.n; i++)
+      r = extent_set_add(out, o + (found.ext[i].off - io), found.ext[i].len);
+    extent_set_free(&found);
+  }
+  return r;
+}
+
 /* DATA and ZERO: the object extents of OID that changed, by what the end
  * version holds there. */
 static int object_changes(struct diff *d, uint64_t objectno, const char *oid,
@@ -267,6 +292,8 @@ static int object_changes(struct diff *d, uint64_t objectno, const char *oid,
     r = unchanged(d, oid, &same);
   if (r == 0 && !end->exists && d->parent.n)
     r = parent_part(d, objectno, data);
+  if (r == 0 && !end->exists && !start.exists && d->from_id && d->source)
+    r = source_part_at_start(d, objectno, zero);
   for (size_t i = 0; r == 0 && i < end->data.n; i++)
     r = extent_set_add(data, end->data.ext[i].off, end->data.ext[i].len);
   for (size_t i = 0; r == 0 && i < start.data.n; i++)
@@ -429,7 +456,7 @@ int image_diff_iterate(struct lbd_image *img, uint64_t from_id,
   d.end_obj = ((d.end - 1) / period + 1) * d.l.stripe_count;
   if (d.end_obj > count)
     d.end_obj = count;
-  r = diff_parent_extents(&d, flags & IMAGE_DIFF_INCLUDE_PARENT);
+  r = diff_parent_extents(&d, flags);
   if (r == 0)
     r = walk(&d);
   extent_set_free(&d.parent);

@@ -9,6 +9,8 @@ enum {
   IMAGE_DIFF_INCLUDE_PARENT = 1 << 0, /* count what a clone reads from its
                                          parent (diff from the beginning) */
   IMAGE_DIFF_WHOLE_OBJECT = 1 << 1,   /* report whole objects that changed */
+  IMAGE_DIFF_OWN_DATA = 1 << 2,       /* only the image's own objects: not
+                                         even a migration target's source */
 };
 
 /* Report to CB, in image order and coalesced, the extents of [OFF, OFF+LEN)

@@ -64,7 +64,8 @@ int lbd_disk_usage(lbd_image_t *image, uint64_t *provisioned, uint64_t *used)
   uint64_t sum = 0, size;
   /* The diff from the beginning: the data objects that exist (or, at a
    * snapshot, existed), each measured by its sparse read there. */
-  int r = image_diff_iterate(image, 0, 0, 0, UINT64_MAX, 0, du_extent, &sum);
+  int r = image_diff_iterate(image, 0, 0, 0, UINT64_MAX, IMAGE_DIFF_OWN_DATA,
+                             du_extent, &sum);
   if (r == 0)
     r = lbd_get_size(image, &size);
   if (r < 0)

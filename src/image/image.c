@@ -283,6 +283,7 @@ int image_open(lbd_ioctx_t *io, const char *name, const char *id,
            img->id);
   if ((r = image_snapc_refresh(img)) < 0)
     goto fail;
+  img->map_untrusted = img->hdr.migration.role == IMAGE_MIGRATION_TARGET;
   if ((snap || snap_id != OBJSTORE_SNAP_HEAD) &&
       (r = image_at_snap(img, snap, snap_id)) < 0)
     goto fail;
@@ -411,8 +412,24 @@ void image_step_unlock(struct objstore_pool *pool, const char *oid,
     lbd_error_clear();
 }
 
+uint64_t image_refresh_size(struct lbd_image *img)
+{
+  struct image_header hdr;
+  pthread_mutex_lock(&img->mu);
+  if (image_header_read(img->io->pool, img->id, &hdr) == 0)
+    img->hdr.size = hdr.size; /* (the overlap only ever shrinks: keep ours) */
+  uint64_t size = img->hdr.size;
+  pthread_mutex_unlock(&img->mu);
+  lbd_error_clear();
+  return size;
+}
+
 int lbd_get_size(lbd_image_t *img, uint64_t *size)
 {
+  if (img->snap_id == OBJSTORE_SNAP_HEAD && !img->lock_held) {
+    *size = image_refresh_size(img); /* another handle may have resized */
+    return 0;
+  }
   pthread_mutex_lock(&img->mu);
   *size = img->hdr.size;
   pthread_mutex_unlock(&img->mu);

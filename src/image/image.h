@@ -121,6 +121,10 @@ struct lbd_image {
   /* Where objects the image lacks are read (a clone's parent), or NULL;
    * used only under the overlap in hdr.parent. */
   struct image_backing *backing;
+  /* Opened as a migration target: execute copies objects in without the
+   * lock, so this handle's object map never says an object is absent
+   * (sticky: a header read after the commit does not make it exact). */
+  bool map_untrusted;
 };
 
 enum {
@@ -210,6 +214,10 @@ int image_step_lock(struct objstore_pool *pool, const char *oid,
                     const char *what, char cookie[32]);
 void image_step_unlock(struct objstore_pool *pool, const char *oid,
                        const char *cookie);
+
+/* image.c: the head's size as the header says now (for handles that do
+ * not hold the lock: another may have resized the image). */
+uint64_t image_refresh_size(struct lbd_image *img);
 
 /* image.c: take the image's exclusive lock before the first write (if the
  * image has the exclusive-lock feature); EBUSY naming a live holder. */

@@ -46,7 +46,7 @@ static int read_piece(const struct object_extent *e, void *arg)
   /* The map is exact while we hold the lock: no need to ask the store
    * (but a migration copies objects in without it). */
   if (!c->img->omap || c->snap != OBJSTORE_SNAP_HEAD ||
-      image_migrating(c->img) ||
+      c->img->map_untrusted ||
       image_object_map_get(c->img, e->objectno) != OBJECT_NONEXISTENT) {
     image_data_oid(c->img, e->objectno, oid, sizeof oid);
     n = objstore_read(c->img->data, oid, c->snap, e->off, e->len, dst);
@@ -79,6 +79,10 @@ ssize_t lbd_read(lbd_image_t *img, uint64_t off, size_t len, void *buf)
   pthread_mutex_lock(&img->mu);
   uint64_t size = img->hdr.size;
   pthread_mutex_unlock(&img->mu);
+  /* Past the end this handle knows: another may have grown the image. */
+  if (off + len > size && img->snap_id == OBJSTORE_SNAP_HEAD &&
+      !img->lock_held)
+    size = image_refresh_size(img);
   if (off >= size)
     return 0;
   if (len > size - off)
@@ -145,7 +149,7 @@ static int object_modify(struct lbd_image *img, uint64_t objectno,
   char oid[96];
   image_data_oid(img, objectno, oid, sizeof oid);
   pthread_mutex_t *guard = object_guard(img, objectno);
-  bool absent = img->omap && !image_migrating(img) &&
+  bool absent = img->omap && !img->map_untrusted &&
                 image_object_map_get(img, objectno) == OBJECT_NONEXISTENT;
   int r = image_object_map_set(img, objectno, OBJECT_EXISTS);
   if (r == 0 && !absent)

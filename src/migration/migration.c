@@ -96,14 +96,25 @@ int pair_find(lbd_ioctx_t *io, const char *name, struct pair *p)
   struct image_header hdr;
   int r = image_check_name("image name", name);
   if (r == 0 && (r = image_dir_lookup(io->pool, name, id)) == -ENOENT &&
-      (r = trash_find(io, name, id)) == -ENOENT)
+      (r = trash_find(io, name, id)) == -ENOENT) {
+    if (pair_find_committing(io, name, p) == 0) /* a source committed */
+      return 0;
     return lbd_error(ENOENT, "image %s does not exist", name);
+  }
   if (r == 0 && (r = image_header_read(io->pool, id, &hdr)) == -ENOENT &&
       trash_find(io, name, id) == 0) /* a target's name left by an abort */
     r = image_header_read(io->pool, id, &hdr);
   if (r < 0)
     return r;
+  /* An in-place target that a cut commit let go of: its source, still in
+   * the trash under the same name, has the rest of the commit. */
+  if (hdr.migration.role == IMAGE_MIGRATION_NONE &&
+      trash_find(io, name, id) == 0 &&
+      (r = image_header_read(io->pool, id, &hdr)) < 0)
+    return r;
   const struct image_migration *m = &hdr.migration;
+  if (m->role == IMAGE_MIGRATION_NONE && pair_find_committing(io, name, p) == 0)
+    return 0; /* an in-place commit cut before its very last step */
   if (m->role == IMAGE_MIGRATION_NONE)
     return lbd_error(EINVAL, "image %s is not being migrated", name);
   lbd_ioctx_t *self;
@@ -612,6 +623,61 @@ static int check_descendants(struct pair *p, unsigned flags)
   return r;
 }
 
+/* While a commit runs, the source's namespace keeps a marker naming the
+ * target under the source's name (the source itself goes first), so that
+ * the commit can be finished by either name after a crash. */
+#define COMMITS_OID "lbd_migration_commits"
+
+static int commit_marker(struct pair *p, bool add)
+{
+  if (!add) {
+    int r = objstore_omap_rm(p->src_io->pool, COMMITS_OID, p->src_name);
+    if (r == -ENOENT)
+      lbd_error_clear();
+    return r == -ENOENT ? 0 : r;
+  }
+  char v[OBJSTORE_MAX_NS + 64];
+  int n = snprintf(v, sizeof v, "%" PRId64 " %s %s", p->dst_io->pool_id,
+                   p->dst_id, p->dst_io->ns);
+  return objstore_omap_set(p->src_io->pool, COMMITS_OID, p->src_name, v,
+                           (size_t)n);
+}
+
+int pair_find_committing(lbd_ioctx_t *io, const char *name, struct pair *p)
+{
+  const char *keys[] = {name};
+  struct objstore_kv *kvs;
+  size_t n;
+  memset(p, 0, sizeof *p);
+  int r = objstore_omap_get_keys(io->pool, COMMITS_OID, keys, 1, &kvs, &n);
+  if (r < 0 || n == 0) {
+    if (r == 0)
+      objstore_kv_free(kvs, n);
+    return -ENOENT;
+  }
+  int64_t pool;
+  char ns[OBJSTORE_MAX_NS + 1] = "";
+  int pos = 0;
+  if (sscanf(kvs[0].value, "%" SCNd64 " %12s %n", &pool, p->dst_id, &pos) < 2)
+    r = lbd_error(EIO, "the commit marker of %s is damaged", name);
+  else
+    snprintf(ns, sizeof ns, "%s", (char *)kvs[0].value + pos);
+  objstore_kv_free(kvs, n);
+  if (r == 0)
+    r = image_ioctx_by_id(io->cluster, io->pool_id, io->ns, &p->src_io);
+  if (r == 0)
+    r = image_ioctx_by_id(io->cluster, pool, ns, &p->dst_io);
+  if (r == 0) {
+    snprintf(p->src_name, sizeof p->src_name, "%s", name);
+    if (image_header_read(p->dst_io->pool, p->dst_id, &p->dst) == 0)
+      p->have_dst = true;
+    lbd_error_clear();
+  }
+  if (r < 0)
+    pair_free(p);
+  return r;
+}
+
 int lbd_migration_commit_flags(lbd_ioctx_t *io, const char *image,
                                unsigned flags, lbd_progress_fn_t progress,
                                void *arg)
@@ -621,8 +687,17 @@ int lbd_migration_commit_flags(lbd_ioctx_t *io, const char *image,
   int r = pair_find(io, image, &p);
   if (r < 0)
     return lbd_error_prefix(r, "committing the migration of %s", image);
-  const char *state = p.have_dst ? p.dst.migration.state : "";
-  if (!p.have_dst || (strcmp(state, "executed") && strcmp(state, "committing")))
+  bool migrating = p.have_dst &&
+                   p.dst.migration.role == IMAGE_MIGRATION_TARGET;
+  const char *state = migrating ? p.dst.migration.state : "";
+  if (p.have_dst && !migrating) { /* cut after its last step */
+    r = commit_marker(&p, false);
+    pair_free(&p);
+    return r < 0 ? lbd_error_prefix(r, "committing the migration of %s",
+                                    image)
+                 : 0;
+  }
+  if (!migrating || (strcmp(state, "executed") && strcmp(state, "committing")))
     r = lbd_error(EINVAL, "the migration of %s is %s: commit needs it "
                   "executed ('lbd migration execute')", image,
                   p.have_dst ? state : "missing its target");
@@ -635,7 +710,9 @@ int lbd_migration_commit_flags(lbd_ioctx_t *io, const char *image,
                                                cookie)) == 0;
   if (r == 0)
     r = set_state(p.dst_io, p.dst_id, "committing", NULL);
-  if (r == 0 && p.src_io) { /* (its entry may outlive its header) */
+  if (r == 0 && p.src_io && !p.dst.migration.import_only)
+    r = commit_marker(&p, true);
+  if (r == 0 && p.src_io && p.src_id[0]) { /* (its entry may outlive it) */
     r = image_trash_remove(p.src_io, p.src_id, true, true);
     if (r == -ENOENT) { /* removed before a crash */
       lbd_error_clear();
@@ -648,6 +725,8 @@ int lbd_migration_commit_flags(lbd_ioctx_t *io, const char *image,
     r = clear_links(p.dst_io, p.dst_id, true);
   if (r == 0)
     r = clear_links(p.dst_io, p.dst_id, false);
+  if (r == 0 && p.src_io && !p.dst.migration.import_only)
+    r = commit_marker(&p, false);
   if (r == 0 && progress)
     progress(2, 2, arg);
   if (locked)
@@ -820,7 +899,8 @@ int lbd_migration_abort(lbd_ioctx_t *io, const char *image,
   int r = pair_find(io, image, &p);
   if (r < 0)
     return lbd_error_prefix(r, "aborting the migration of %s", image);
-  if (p.have_dst && strcmp(p.dst.migration.state, "committing") == 0)
+  if (p.have_dst && (strcmp(p.dst.migration.state, "committing") == 0 ||
+                     p.dst.migration.role == IMAGE_MIGRATION_NONE))
     r = lbd_error(EINVAL, "the migration of %s is being committed: run "
                   "'lbd migration commit' again to finish", image);
   char oid[64], cookie[32];

@@ -18,6 +18,9 @@ struct pair {
  * of IO takes part in. */
 int pair_find(lbd_ioctx_t *io, const char *name, struct pair *p);
 void pair_free(struct pair *p);
+/* The migration whose commit was cut after it removed source NAME of IO
+ * (a marker names the target); -ENOENT if none. */
+int pair_find_committing(lbd_ioctx_t *io, const char *name, struct pair *p);
 
 /* relink.c: point every clone of a snapshot of image FROM_ID at the
  * snapshot of the same name of TO_ID.  Resumable. */

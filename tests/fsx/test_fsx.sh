@@ -48,5 +48,6 @@ run -B rosize -S 34 -N 249
 # zeroes where execute copied data (op 335), or the parent's data where the
 # clone reads zeroes (seed 4029, the final check); reopened, it reads right.
 run -B clonecommit -S 4011 -N 335
+run -B clonecommit -S 4029 -N 600
 
 exit $rc
