@@ -18,6 +18,10 @@ run() {
 for seed in 11 12 13 14 15 16; do
   run -S "$seed" -N "$OPS"
 done
+# with import-only migrations from raw and qcow2 files it writes
+for seed in 21 22; do
+  run -i -S "$seed" -N "$OPS"
+done
 
 # ---- regressions: the seed of each bug found, without the steering
 # around it (-B); each fails until its bug is fixed ----
