@@ -74,7 +74,7 @@ start() {
   t0=$(date +%s)
   # A port nothing listens on (a monitor of another cluster there would
   # take our OSD: checked again below by the fsid).
-  port=$((20000 + $$ % 20000))
+  port=$((20000 + $$ % 12000)) # below the ephemeral ports (32768-)
   while ss -ltnH 2>/dev/null | awk '{print $4}' | grep -q ":$port\$"; do
     port=$((port + 1))
   done
@@ -162,7 +162,7 @@ CONF
     osd_pid=$!
     echo $osd_pid >> "$dir/pids"
     i=0
-    while ! ceph -c "$conf" osd stat 2>/dev/null | grep -q "1 up" && [ $i -lt 30 ]; do
+    while ! ceph -c "$conf" osd stat 2>/dev/null | grep -q "1 up" && [ $i -lt 60 ]; do
       i=$((i + 1))
       sleep 0.5
     done

@@ -826,7 +826,8 @@ static int rados_be_list(struct objstore_backend_pool *bp, unsigned flags,
     objstore_list_free(all, n);
     return r;
   }
-  qsort(all, n, sizeof *all, entry_cmp);
+  if (n)
+    qsort(all, n, sizeof *all, entry_cmp);
   size_t start = 0;
   if (after_ns) {
     struct objstore_list_entry key_e = {(char *)after_ns, (char *)after_name};
@@ -846,7 +847,8 @@ static int rados_be_list(struct objstore_backend_pool *bp, unsigned flags,
   }
   if (more)
     *more = start + take < n;
-  memmove(all, all + start, take * sizeof *all);
+  if (take)
+    memmove(all, all + start, take * sizeof *all);
   *entries = all;
   *count = take;
   if (!take) {
