@@ -108,6 +108,16 @@ lbd migration commit rbd/back >/dev/null
 expect rbd/back@s1 v0; expect rbd/back@s2 v1; expect rbd/back v3
 echo "migration rados -> local: ok"
 
-lbd rm ceph/imported >/dev/null 2>&1 || lbd snap purge ceph/imported >/dev/null
 lbd pool rm ceph --force >/dev/null
+# The RADOS pool lbd made goes with it; one it found is left as it was.
+rados_pools() { ceph -c "$conf" osd pool ls 2>/dev/null; }
+if rados_pools | grep -qx lbd-cli; then
+  echo "FAIL: pool rm left the RADOS pool lbd made"; exit 1
+fi
+ceph -c "$conf" osd pool create found 1 >/dev/null 2>&1
+lbd pool create found --backend rados --ceph-conf "$conf"
+lbd create --size 4M found/img
+lbd pool rm found --force >/dev/null
+rados_pools | grep -qx found || { echo "FAIL: pool rm deleted a RADOS pool lbd did not make"; exit 1; }
+echo "pool rm: ok"
 echo "PASS: rados backend ($(( $(date +%s) - t0 )) s)"
