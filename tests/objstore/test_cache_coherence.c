@@ -18,6 +18,7 @@
  * has its file synced, so there a missing file is damage. */
 #include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -25,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -196,6 +198,59 @@ static void two_processes(void **state)
   close(ack);
 }
 
+/* A process that keeps writing an object in place (the local backend then
+ * holds a lease on its op lock) must let another process's all-or-nothing
+ * op on it through promptly, and a killed one at once. */
+static void busy_writer_yields(void **state)
+{
+  struct fixture *f = *state;
+  write_full(f->pool, OID, 'a');
+  int ready[2];
+  assert_int_equal(pipe(ready), 0);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    close(ready[0]);
+    alarm(120);
+    struct objstore_cluster *cluster;
+    struct objstore_pool *p;
+    if (objstore_cluster_open(f->dir, &cluster) < 0 ||
+        objstore_pool_open(cluster, f->pool_id, "", &p) < 0)
+      _exit(2);
+    char buf[BLK];
+    memset(buf, 'c', sizeof buf);
+    for (unsigned long i = 0;; i++) {
+      if (objstore_write(p, OID, NULL, 0, buf, sizeof buf) < 0)
+        _exit(3);
+      if (i == 100 && write(ready[1], "r", 1) != 1)
+        _exit(4);
+    }
+  }
+  close(ready[1]);
+  char c;
+  assert_int_equal(read(ready[0], &c, 1), 1);
+  for (int round = 0; round < 20; round++) {
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    write_full(f->pool, OID, (char)('A' + round));
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double s = (double)(t1.tv_sec - t0.tv_sec) +
+               (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    if (s > 5)
+      fail_msg("round %d: write_full waited %.1f s for the busy writer",
+               round, s);
+    expect_block(f->pool, OID, OBJSTORE_SNAP_HEAD, 2 * BLK,
+                 (char)('A' + round));
+  }
+  kill(pid, SIGKILL);
+  int status;
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+  write_full(f->pool, OID, 'z');
+  expect_block(f->pool, OID, OBJSTORE_SNAP_HEAD, 0, 'z');
+  close(ready[0]);
+}
+
 /* The data files of the pool (the local backend's layout). */
 static int data_files(struct fixture *f, char paths[][512], int max)
 {
@@ -348,6 +403,8 @@ int main(void)
       cmocka_unit_test_setup_teardown(same_process, fixture_setup,
                                       fixture_teardown),
       cmocka_unit_test_setup_teardown(two_processes, fixture_setup,
+                                      fixture_teardown),
+      cmocka_unit_test_setup_teardown(busy_writer_yields, fixture_setup,
                                       fixture_teardown),
       cmocka_unit_test_setup_teardown(lost_unsynced_file, fixture_setup,
                                       fixture_teardown),

@@ -128,6 +128,24 @@ struct local_head_slot {
   char key[LOCAL_HEAD_KEY];
 };
 
+#define LOCAL_LEASE_REGIONS 64
+/* A region of lock bytes that a handle holds shared (a "lease"): in-place
+ * ops on its objects need no lock call of their own while it is held. */
+struct local_lease {
+  int fd;          /* holds a read lock on the whole region */
+  unsigned users;  /* in-place ops running under it */
+  bool held;
+  bool revoking;   /* asked for: no new users; the last one releases it */
+  bool touched;    /* used since the reaper last looked */
+  int64_t retry_ns; /* do not try to take it again before */
+};
+
+/* An in-place op's lock: a lease, or an fd of its own. */
+struct local_oplock {
+  int fd;
+  int lease; /* region, or -1 */
+};
+
 /* A data file opened through the cache: release with local_file_put. */
 struct local_fd_ref {
   int fd;
@@ -144,6 +162,15 @@ struct objstore_backend_pool {
   char *lock_path; /* "locks" file */
   const volatile unsigned char *marks; /* the "locks" file, mapped */
   uint64_t *gens;  /* its generation counters, after the lock bytes */
+  uint32_t *lease_waiting; /* [LOCAL_LEASE_REGIONS], shared */
+  uint32_t *lease_seq;     /* shared futex word */
+  pthread_mutex_t lease_mu;
+  pthread_cond_t lease_cv; /* the reaper waits for a first lease */
+  struct local_lease leases[LOCAL_LEASE_REGIONS];
+  unsigned nleases;
+  bool reaper_on, reaper_stop;
+  pthread_t reaper;
+  struct objstore_backend_pool *lease_next; /* registry, for fork */
   pthread_mutex_t mu;
   struct fd_vec lock_fds; /* idle fds on "locks", one per op in flight */
   int live_hold_fd;       /* holds this handle's liveness bytes */
@@ -238,7 +265,12 @@ int local_file_map(int fd, uint64_t off, uint64_t len, uint64_t size,
  * holder of B is done (or is found dead), so that a cached record stays
  * valid while its counter is unchanged. */
 #define LOCAL_GENS ((uint64_t)1 << 16)
-#define LOCAL_LOCKS_FILE (LOCAL_LOCK_BYTES + LOCAL_GENS * 8)
+/* Then the lease words (see local_obj_lock_inplace): a count of exclusive
+ * takers waiting, per region of lock bytes, and a sequence number that
+ * every such wait bumps (a futex word that lease holders sleep on). */
+#define LOCAL_LEASE_BYTES (LOCAL_LOCK_BYTES / LOCAL_LEASE_REGIONS)
+#define LOCAL_LEASE_OFF (LOCAL_LOCK_BYTES + LOCAL_GENS * 8)
+#define LOCAL_LOCKS_FILE (LOCAL_LEASE_OFF + 4096)
 /* A 64-bit hash of an object key; its low bits pick the lock byte. */
 uint64_t local_obj_hash(const char *key, size_t klen);
 uint64_t local_obj_lock_byte(const char *key, size_t klen);
@@ -260,6 +292,19 @@ int local_obj_lock_hash(struct objstore_backend_pool *bp, uint64_t hash,
                         bool exclusive);
 void local_obj_unlock_hash(struct objstore_backend_pool *bp, int fd,
                            uint64_t hash, bool exclusive);
+/* For in-place ops (the shared lock): through a lease of the object's
+ * region if this handle holds one, else as local_obj_lock_hash; unlock
+ * with OK true if the op ran in place, which may take a lease for the
+ * next ops.  Exclusive takers that find a lease ask its holder (in any
+ * process) to release it, and wait; a holder that dies loses it. */
+int local_obj_lock_inplace(struct objstore_backend_pool *bp, uint64_t hash,
+                           struct local_oplock *lk);
+void local_obj_unlock_inplace(struct objstore_backend_pool *bp, uint64_t hash,
+                              struct local_oplock *lk, bool ok);
+/* Pool open and close: the lease state; local_leases_stop releases every
+ * lease (no op may be running). */
+void local_leases_init(struct objstore_backend_pool *bp);
+void local_leases_stop(struct objstore_backend_pool *bp);
 /* For readers, who take no op lock: if KEY's lock byte is marked, wait for
  * its exclusive holder or, if it died, settle its commit as above. */
 int local_obj_settle(struct objstore_backend_pool *bp, const char *key,

@@ -174,8 +174,10 @@ int local_pool_open(const char *path, int64_t id, const char *ns,
        ftruncate(lfd, (off_t)LOCAL_LOCKS_FILE) == 0))
     bp->marks = mmap(NULL, LOCAL_LOCKS_FILE, PROT_READ | PROT_WRITE,
                      MAP_SHARED, lfd, 0);
-  if (bp->marks != MAP_FAILED)
+  if (bp->marks != MAP_FAILED) {
     bp->gens = (uint64_t *)(uintptr_t)(bp->marks + LOCAL_LOCK_BYTES);
+    local_leases_init(bp);
+  }
   if (lfd >= 0)
     close(lfd);
   if (bp->data_fd < 0 || bp->live_hold_fd < 0 || bp->live_check_fd < 0 ||
@@ -202,6 +204,8 @@ void local_pool_close(struct objstore_backend_pool *bp)
 {
   if (!bp)
     return;
+  if (bp->lease_seq)
+    local_leases_stop(bp);
   if (bp->kv) {
     local_holds_release_all(bp);
     if (bp->dead_pending && local_file_reap(bp) < 0)

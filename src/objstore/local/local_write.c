@@ -831,11 +831,11 @@ int local_operate(struct objstore_backend_pool *bp, const char *oid,
   const struct objstore_step *data = inplace_step(op);
   int r = -EAGAIN;
   for (int attempt = 0; data && attempt < 3; attempt++) {
-    int lfd = local_obj_lock_hash(bp, hash, false);
-    if (lfd < 0)
-      return lfd;
+    struct local_oplock lk;
+    if ((r = local_obj_lock_inplace(bp, hash, &lk)) < 0)
+      return r;
     r = run_in_place(bp, oid, key, klen, hash, data, snapc);
-    local_obj_unlock_hash(bp, lfd, hash, false);
+    local_obj_unlock_inplace(bp, hash, &lk, r == 0);
     if (r == -ENODATA && op->nsteps == 2) /* guarded by assert-exists */
       return lbd_error(ENOENT, "object %s does not exist", oid);
     if (r != -ENODATA || data->type != STEP_WRITE)
