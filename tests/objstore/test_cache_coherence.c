@@ -15,7 +15,8 @@
  * next flush; if a power loss takes that file (simulated by removing it and
  * opening the pool again), the object reads as empty, can be written, and
  * a pool check does not report it missing.  An object created with data
- * has its file synced, so there a missing file is damage. */
+ * has its file synced, so there a missing file is damage.  Data files
+ * made ahead for creations are neither objects nor orphans to a check. */
 #include <dirent.h>
 #include <errno.h>
 #include <signal.h>
@@ -295,6 +296,7 @@ static void create_and_lose(struct fixture *f)
   objstore_write_op_create(op, true);
   assert_ok(objstore_write_op_operate(f->pool, OID, op, NULL, 0));
   objstore_write_op_free(op);
+  reopen(f); /* no spare data files made ahead (close removes them) */
   static char paths[8][512];
   assert_int_equal(data_files(f, paths, 8), 1);
   assert_int_equal(unlink(paths[0]), 0);
@@ -362,6 +364,7 @@ static void lost_synced_file(void **state)
   if (!local_backend())
     skip();
   write_full(f->pool, OID, 'd');
+  reopen(f);
   static char paths[8][512];
   assert_int_equal(data_files(f, paths, 8), 1);
   assert_int_equal(unlink(paths[0]), 0);
@@ -374,6 +377,31 @@ static void lost_synced_file(void **state)
                                  buf), -EIO);
 }
 
+/* Data files made ahead for object creations are neither objects nor
+ * orphans for a check, and go with the handle that made them. */
+static void spare_files(void **state)
+{
+  struct fixture *f = *state;
+  if (!local_backend())
+    skip();
+  for (int i = 0; i < 20; i++) {
+    char oid[32];
+    snprintf(oid, sizeof oid, "spare.%d", i);
+    write_block(f->pool, oid, NULL, 0, 's');
+  }
+  usleep(100000); /* let the spares be made */
+  static char paths[64][512];
+  int n = data_files(f, paths, 64);
+  assert_true(n >= 20);
+  struct objstore_check_report rep = {0};
+  assert_ok(objstore_pool_check(f->pool, true, &rep));
+  assert_int_equal(rep.objects, 20);
+  assert_int_equal(rep.orphans, 0);
+  assert_int_equal(rep.missing, 0);
+  reopen(f);
+  assert_int_equal(data_files(f, paths, 64), 20);
+}
+
 /* An object made by a metadata op is empty too; repair makes its lost file
  * again. */
 static void repair_makes_it_again(void **state)
@@ -382,6 +410,7 @@ static void repair_makes_it_again(void **state)
   if (!local_backend())
     skip();
   assert_ok(objstore_setxattr(f->pool, "meta-only", "k", "v", 1));
+  reopen(f);
   static char paths[8][512];
   assert_int_equal(data_files(f, paths, 8), 1);
   assert_int_equal(unlink(paths[0]), 0);
@@ -411,6 +440,8 @@ int main(void)
       cmocka_unit_test_setup_teardown(lost_unsynced_file_snapshot,
                                       fixture_setup, fixture_teardown),
       cmocka_unit_test_setup_teardown(lost_synced_file, fixture_setup,
+                                      fixture_teardown),
+      cmocka_unit_test_setup_teardown(spare_files, fixture_setup,
                                       fixture_teardown),
       cmocka_unit_test_setup_teardown(repair_makes_it_again, fixture_setup,
                                       fixture_teardown),

@@ -128,6 +128,7 @@ struct local_head_slot {
   char key[LOCAL_HEAD_KEY];
 };
 
+#define LOCAL_SPARES 4 /* empty data files made ahead (local_files.c) */
 #define LOCAL_LEASE_REGIONS 64
 /* A region of lock bytes that a handle holds shared (a "lease"): in-place
  * ops on its objects need no lock call of their own while it is held. */
@@ -171,6 +172,13 @@ struct objstore_backend_pool {
   bool reaper_on, reaper_stop;
   pthread_t reaper;
   struct objstore_backend_pool *lease_next; /* registry, for fork */
+  pthread_mutex_t spare_mu; /* empty data files made ahead */
+  pthread_cond_t spare_cv;
+  int spare_fd[LOCAL_SPARES];
+  uint64_t spare_id[LOCAL_SPARES];
+  unsigned nspare;
+  bool spare_on, spare_stop, spare_joinable;
+  pthread_t spare_thread;
   pthread_mutex_t mu;
   struct fd_vec lock_fds; /* idle fds on "locks", one per op in flight */
   int live_hold_fd;       /* holds this handle's liveness bytes */
@@ -214,6 +222,8 @@ void local_file_path(uint64_t id, char out[LOCAL_FILE_PATH]);
 /* Create a new empty data file, locked against pool checks until closed.
  * Returns its fd (O_RDWR) and *ID. */
 int local_file_create(struct objstore_backend_pool *bp, uint64_t *id);
+/* Pool close: stop making spare files, remove those made. */
+void local_spares_stop(struct objstore_backend_pool *bp);
 /* Open data file ID; ENOENT (no message) if it is gone. */
 int local_file_open(struct objstore_backend_pool *bp, uint64_t id, int flags);
 /* As local_file_open(O_RDWR), through a small cache of open files: saves

@@ -19,7 +19,7 @@ void local_file_path(uint64_t id, char out[LOCAL_FILE_PATH])
            id);
 }
 
-int local_file_create(struct objstore_backend_pool *bp, uint64_t *id)
+static int file_create_now(struct objstore_backend_pool *bp, uint64_t *id)
 {
   for (int tries = 0; tries < 100; tries++) {
     uint64_t fid = lbd_random_u64();
@@ -47,6 +47,78 @@ int local_file_create(struct objstore_backend_pool *bp, uint64_t *id)
     close(fd);
   }
   return lbd_error(EIO, "cannot create a data file in %s/data", bp->path);
+}
+
+/* Spare files.  Creating a file costs the caller tens of microseconds of
+ * inode allocation (far more on ext4 without a journal in a directory
+ * where files were deleted in the last minute, as after a pool or image
+ * removal), on every object's first write.  A thread of the handle keeps
+ * a few empty files made ahead, each locked as a file being created is
+ * (a pool check leaves them alone; a crash leaves them as orphans that
+ * repair removes; pool close removes them). */
+static void *spare_main(void *arg)
+{
+  struct objstore_backend_pool *bp = arg;
+  pthread_mutex_lock(&bp->spare_mu);
+  while (!bp->spare_stop) {
+    if (bp->nspare == LOCAL_SPARES) {
+      pthread_cond_wait(&bp->spare_cv, &bp->spare_mu);
+      continue;
+    }
+    pthread_mutex_unlock(&bp->spare_mu);
+    uint64_t id;
+    int fd = file_create_now(bp, &id);
+    if (fd < 0)
+      lbd_error_clear(); /* the caller will meet it again, and report it */
+    pthread_mutex_lock(&bp->spare_mu);
+    if (fd < 0)
+      break;
+    bp->spare_fd[bp->nspare] = fd;
+    bp->spare_id[bp->nspare++] = id;
+  }
+  bp->spare_on = false;
+  pthread_mutex_unlock(&bp->spare_mu);
+  return NULL;
+}
+
+int local_file_create(struct objstore_backend_pool *bp, uint64_t *id)
+{
+  int fd = -1;
+  pthread_mutex_lock(&bp->spare_mu);
+  if (bp->nspare) {
+    fd = bp->spare_fd[--bp->nspare];
+    *id = bp->spare_id[bp->nspare];
+  }
+  if (!bp->spare_on && !bp->spare_stop) {
+    if (bp->spare_joinable) /* it stopped after an error: try again */
+      pthread_join(bp->spare_thread, NULL);
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, 64 * 1024);
+    bp->spare_on = bp->spare_joinable =
+        pthread_create(&bp->spare_thread, &attr, spare_main, bp) == 0;
+    pthread_attr_destroy(&attr);
+  }
+  pthread_cond_signal(&bp->spare_cv);
+  pthread_mutex_unlock(&bp->spare_mu);
+  return fd >= 0 ? fd : file_create_now(bp, id);
+}
+
+void local_spares_stop(struct objstore_backend_pool *bp)
+{
+  pthread_mutex_lock(&bp->spare_mu);
+  bp->spare_stop = true;
+  pthread_cond_signal(&bp->spare_cv);
+  bool join = bp->spare_joinable;
+  pthread_mutex_unlock(&bp->spare_mu);
+  if (join)
+    pthread_join(bp->spare_thread, NULL);
+  bp->spare_joinable = false;
+  while (bp->nspare) {
+    bp->nspare--;
+    close(bp->spare_fd[bp->nspare]);
+    local_file_unlink(bp, bp->spare_id[bp->nspare]);
+  }
 }
 
 int local_file_recreate(struct objstore_backend_pool *bp, uint64_t id)

@@ -341,7 +341,13 @@ static void lease_try(struct objstore_backend_pool *bp, uint64_t byte)
     /* No exclusive holder can be working in the region now: a set mark is
      * a dead one's, settled as a shared taker settles it. */
     bool refreshed = false;
+    const volatile uint64_t *words =
+        (const volatile uint64_t *)(uintptr_t)(bp->marks + start);
     for (uint64_t b = start; ok && b < start + LOCAL_LEASE_BYTES; b++) {
+      if ((b & 7) == 0 && !words[(b - start) / 8]) {
+        b += 7; /* eight clear marks at once */
+        continue;
+      }
       if (!bp->marks[b])
         continue;
       char mark = 0;
@@ -414,7 +420,7 @@ void local_obj_unlock_inplace(struct objstore_backend_pool *bp, uint64_t hash,
 
 /* Handles with lease state, so that a child of fork() can drop its
  * references to their locks (else a lock would outlive its holder as
- * long as the child lives). */
+ * long as the child lives), and forget their spare files. */
 static pthread_mutex_t lease_registry_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct objstore_backend_pool *lease_registry;
 static pthread_once_t lease_once = PTHREAD_ONCE_INIT;
@@ -423,15 +429,19 @@ static void lease_prepare(void)
 {
   pthread_mutex_lock(&lease_registry_mu);
   for (struct objstore_backend_pool *bp = lease_registry; bp;
-       bp = bp->lease_next)
+       bp = bp->lease_next) {
     pthread_mutex_lock(&bp->lease_mu);
+    pthread_mutex_lock(&bp->spare_mu);
+  }
 }
 
 static void lease_parent(void)
 {
   for (struct objstore_backend_pool *bp = lease_registry; bp;
-       bp = bp->lease_next)
+       bp = bp->lease_next) {
+    pthread_mutex_unlock(&bp->spare_mu);
     pthread_mutex_unlock(&bp->lease_mu);
+  }
   pthread_mutex_unlock(&lease_registry_mu);
 }
 
@@ -451,6 +461,13 @@ static void lease_child(void)
     bp->reaper_on = false; /* the parent's thread */
     bp->reaper_stop = true; /* no leases in the child */
     pthread_cond_init(&bp->lease_cv, NULL);
+    /* Spare files are the parent's to hand out: forget them here. */
+    while (bp->nspare)
+      close(bp->spare_fd[--bp->nspare]);
+    bp->spare_on = bp->spare_joinable = false;
+    bp->spare_stop = true;
+    pthread_cond_init(&bp->spare_cv, NULL);
+    pthread_mutex_unlock(&bp->spare_mu);
     pthread_mutex_unlock(&bp->lease_mu);
   }
   pthread_mutex_unlock(&lease_registry_mu);

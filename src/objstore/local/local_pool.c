@@ -139,6 +139,8 @@ int local_pool_open(const char *path, int64_t id, const char *ns,
   pthread_mutex_init(&bp->mu, NULL);
   pthread_mutex_init(&bp->fd_mu, NULL);
   pthread_mutex_init(&bp->group_mu, NULL);
+  pthread_mutex_init(&bp->spare_mu, NULL);
+  pthread_cond_init(&bp->spare_cv, NULL);
   pthread_cond_init(&bp->group_done, NULL);
   for (int i = 0; i < LOCAL_FD_CACHE; i++)
     bp->fd_cache[i].fd = -1;
@@ -206,6 +208,8 @@ void local_pool_close(struct objstore_backend_pool *bp)
     return;
   if (bp->lease_seq)
     local_leases_stop(bp);
+  if (bp->data_fd >= 0)
+    local_spares_stop(bp);
   if (bp->kv) {
     local_holds_release_all(bp);
     if (bp->dead_pending && local_file_reap(bp) < 0)
@@ -228,6 +232,8 @@ void local_pool_close(struct objstore_backend_pool *bp)
   kvenv_close(bp->kv);
   pthread_mutex_destroy(&bp->fd_mu);
   pthread_cond_destroy(&bp->group_done);
+  pthread_cond_destroy(&bp->spare_cv);
+  pthread_mutex_destroy(&bp->spare_mu);
   pthread_mutex_destroy(&bp->group_mu);
   pthread_mutex_destroy(&bp->mu);
   free(bp->lock_path);
