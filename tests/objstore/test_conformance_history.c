@@ -1,9 +1,11 @@
 /* Conformance: objstore_create_history makes an object with its whole
  * snapshot history in one go, exclusively, and the object then behaves as
  * if it had been written state by state. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <cmocka.h>
 
 #include "conformance.h"
@@ -143,6 +145,102 @@ static void test_history_refusals(void **st)
   expect_object(p, "x", HEAD, "x", 1);
 }
 
+/* Creations from many threads at once (parallel copy-ups): each its own
+ * object, and racing ones on the same name: exactly one wins each, and
+ * every object reads its own states at the snapshot and at the head. */
+#define PAR_THREADS 8
+#define PAR_OBJECTS 16
+
+struct par_job {
+  struct objstore_pool *pool;
+  uint64_t snap;
+  int thread;
+  int won[PAR_OBJECTS];
+  int failed;
+};
+
+static void par_fill(char *buf, size_t len, int object, int state)
+{
+  for (size_t i = 0; i < len; i++)
+    buf[i] = (char)(object * 7 + state * 3 + (int)(i / 512));
+}
+
+static int par_create(struct par_job *j, const char *oid, int object)
+{
+  char old[4096], now[6000];
+  par_fill(old, sizeof old, object, 0);
+  par_fill(now, sizeof now, object, 1);
+  struct objstore_extent eo = {0, sizeof old}, en = {1000, 5000};
+  uint64_t at[] = {j->snap};
+  struct objstore_history_state h[] = {
+      state(at, 1, old, &eo, 1, sizeof old),
+      state(NULL, 0, now, &en, 1, sizeof now)};
+  return objstore_create_history(j->pool, oid, h, 2, j->snap);
+}
+
+static void *par_main(void *arg)
+{
+  struct par_job *j = arg;
+  char oid[32];
+  for (int i = 0; i < PAR_OBJECTS; i++) {
+    snprintf(oid, sizeof oid, "own.%d.%d", j->thread, i);
+    if (par_create(j, oid, j->thread * PAR_OBJECTS + i) != 0)
+      j->failed++;
+    snprintf(oid, sizeof oid, "race.%d", i);
+    int r = par_create(j, oid, 1000 + i);
+    if (r == 0)
+      j->won[i] = 1;
+    else if (r != -EEXIST)
+      j->failed++;
+  }
+  return NULL;
+}
+
+static void expect_par(struct objstore_pool *p, const char *oid, int object,
+                       uint64_t snap)
+{
+  char old[4096], now[6000];
+  par_fill(old, sizeof old, object, 0);
+  par_fill(now, sizeof now, object, 1);
+  memset(now, 0, 1000); /* the head's data starts at 1000 */
+  expect_object(p, oid, snap, old, sizeof old);
+  expect_object(p, oid, HEAD, now, sizeof now);
+}
+
+static void test_history_parallel(void **st)
+{
+  struct objstore_pool *p = FX(st)->pool;
+  uint64_t s1 = new_snap(p);
+  struct par_job jobs[PAR_THREADS];
+  pthread_t tids[PAR_THREADS];
+  for (int t = 0; t < PAR_THREADS; t++) {
+    jobs[t] = (struct par_job){.pool = p, .snap = s1, .thread = t};
+    assert_int_equal(pthread_create(&tids[t], NULL, par_main, &jobs[t]), 0);
+  }
+  for (int t = 0; t < PAR_THREADS; t++)
+    assert_int_equal(pthread_join(tids[t], NULL), 0);
+  char oid[32];
+  for (int i = 0; i < PAR_OBJECTS; i++) {
+    int winners = 0;
+    for (int t = 0; t < PAR_THREADS; t++)
+      winners += jobs[t].won[i];
+    assert_int_equal(winners, 1);
+    snprintf(oid, sizeof oid, "race.%d", i);
+    expect_par(p, oid, 1000 + i, s1);
+  }
+  for (int t = 0; t < PAR_THREADS; t++) {
+    assert_int_equal(jobs[t].failed, 0);
+    for (int i = 0; i < PAR_OBJECTS; i++) {
+      snprintf(oid, sizeof oid, "own.%d.%d", t, i);
+      expect_par(p, oid, t * PAR_OBJECTS + i, s1);
+    }
+  }
+  struct objstore_check_report rep;
+  assert_ok(objstore_pool_check(p, false, &rep));
+  assert_int_equal(rep.orphans, 0);
+  assert_int_equal(rep.missing, 0);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fixture_setup, fixture_teardown)
 
 int main(int argc, char **argv)
@@ -152,6 +250,7 @@ int main(int argc, char **argv)
       T(test_history_reads),
       T(test_history_seq_and_dead_snaps),
       T(test_history_refusals),
+      T(test_history_parallel),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

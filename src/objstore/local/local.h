@@ -76,16 +76,20 @@ struct local_record {
 
 DEFINE_VECTOR(fd_vec, int);
 
-/* An object being created empty, queued for a group commit. */
-struct local_create {
-  struct local_create *next;
+/* A change of one object's metadata, queued for a group commit
+ * (local_write.c): PUT makes it in TXN, the group's transaction (a nested
+ * one when others share it), and returns 0, 1 if there was nothing to
+ * change, or a negative errno with a message. */
+struct local_commit {
+  struct local_commit *next;
   const char *key;
   size_t klen;
-  uint64_t file;     /* its new empty data file */
-  uint64_t seq;      /* snap context seq of the creating write */
-  int result;        /* 0, -EAGAIN (a record exists), -EINVAL (bad seq) */
+  int (*put)(MDB_txn *txn, struct objstore_backend_pool *bp,
+             struct local_commit *c);
+  void *arg;         /* PUT's */
+  int result;        /* PUT's, or what failed the group's commit */
   bool done;
-  char err[160];     /* what failed, if the commit did */
+  char err[160];     /* the message of a failure */
 };
 
 struct local_hold_ref {
@@ -187,7 +191,7 @@ struct objstore_backend_pool {
   unsigned dead_pending;  /* files this handle added to the dead table */
   pthread_mutex_t group_mu;  /* creations committed together */
   pthread_cond_t group_done;
-  struct local_create *group; /* waiting for a commit */
+  struct local_commit *group; /* waiting for a commit */
   bool group_leader;          /* a thread is committing a group */
   pthread_mutex_t fd_mu;  /* guards fd_cache, heads and tick */
   uint32_t tick;
@@ -212,6 +216,9 @@ int local_cfg_get(MDB_txn *txn, struct objstore_backend_pool *bp,
                   const char *name, uint64_t *v);
 int local_cfg_put(MDB_txn *txn, struct objstore_backend_pool *bp,
                   const char *name, uint64_t v);
+/* *VALUE = ++counter NAME of the pool's config, in TXN. */
+int local_cfg_next(MDB_txn *txn, struct objstore_backend_pool *bp,
+                   const char *name, uint64_t *value);
 void local_be64(uint64_t v, unsigned char out[8]);
 uint64_t local_get_be64(const unsigned char in[8]);
 int64_t local_now_ns(void);
@@ -360,6 +367,12 @@ int local_list(struct objstore_backend_pool *bp, unsigned flags,
                const char *after_ns, const char *after_name, size_t max,
                struct objstore_list_entry **entries, size_t *count,
                bool *more);
+/* Queue C (its object's exclusive op lock held) and return once it is
+ * committed, in one transaction with the changes queued meanwhile (one
+ * metadata sync for all); returns C->result, with C->err as the message
+ * of a failure.  An error in one change fails no other. */
+int local_commit_grouped(struct objstore_backend_pool *bp,
+                         struct local_commit *c);
 int local_operate(struct objstore_backend_pool *bp, const char *oid,
                   const struct objstore_write_op *op,
                   const struct objstore_snapc *snapc, unsigned flags);

@@ -1,7 +1,8 @@
 /* Creating an object with its whole snapshot history in one commit (deep
  * copy's primitive): one new data file per distinct state, synced, then one
  * LMDB transaction adds the record with its clones and snap map entries,
- * under the object's exclusive op lock. */
+ * under the object's exclusive op lock.  The transaction is a group
+ * commit's: parallel copy-ups share its sync. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -87,86 +88,82 @@ static int live_snaps(MDB_txn *txn, struct objstore_backend_pool *bp,
   return 0;
 }
 
+struct history {
+  const struct objstore_history_state *states;
+  size_t n;
+  const uint64_t *files;
+  uint64_t seq;
+};
+
 /* The record: one clone per existing snapshot state, then the head. */
 static int history_record(MDB_txn *txn, struct objstore_backend_pool *bp,
-                          const char *key, size_t klen,
-                          const struct objstore_history_state *states,
-                          size_t n, const uint64_t *files, uint64_t seq,
+                          const struct local_commit *c, const struct history *h,
                           struct local_record *rec)
 {
-  uint64_t next, version;
-  int r = local_cfg_get(txn, bp, "next_iid", &next);
-  if (r == 0 && (r = local_cfg_put(txn, bp, "next_iid", next + 1)) == 0 &&
-      (r = local_cfg_get(txn, bp, "version", &version)) == 0)
-    r = local_cfg_put(txn, bp, "version", version + 1);
+  const struct objstore_history_state *states = h->states;
+  size_t n = h->n;
+  int r = local_cfg_next(txn, bp, "next_iid", &rec->iid);
+  if (r == 0)
+    r = local_cfg_next(txn, bp, "version", &rec->version);
   if (r < 0)
     return r;
-  rec->iid = next + 1;
-  rec->version = version + 1;
   rec->mtime_ns = local_now_ns();
-  rec->snap_seq = seq;
+  rec->snap_seq = h->seq;
   rec->head_exists = true;
-  rec->head_file = files[n - 1];
+  rec->head_file = h->files[n - 1];
   if (!(rec->clones = calloc(n, sizeof *rec->clones)))
     return lbd_error(ENOMEM, "out of memory");
   for (size_t i = 0; r == 0 && i + 1 < n; i++) {
     if (!states[i].exists)
       continue;
-    struct local_clone *c = &rec->clones[rec->nclones];
-    if (!files[i])
+    struct local_clone *cl = &rec->clones[rec->nclones];
+    if (!h->files[i])
       continue;
-    if ((r = live_snaps(txn, bp, &states[i], &c->snaps, &c->nsnaps)) < 0 ||
-        c->nsnaps == 0) { /* its snaps went meanwhile */
-      free(c->snaps);
-      c->snaps = NULL;
+    if ((r = live_snaps(txn, bp, &states[i], &cl->snaps, &cl->nsnaps)) < 0 ||
+        cl->nsnaps == 0) { /* its snaps went meanwhile */
+      free(cl->snaps);
+      cl->snaps = NULL;
       if (r == 0)
-        r = local_file_bury(txn, bp, files[i]);
+        r = local_file_bury(txn, bp, h->files[i]);
       continue;
     }
     rec->nclones++;
-    c->cloneid = c->snaps[c->nsnaps - 1];
-    c->file = files[i];
-    c->size = states[i].size;
+    cl->cloneid = cl->snaps[cl->nsnaps - 1];
+    cl->file = h->files[i];
+    cl->size = states[i].size;
     size_t newer = i + 1; /* the next state that exists: overlap with it */
     while (newer + 1 < n && !states[newer].exists)
       newer++;
-    r = same_blocks(&states[i], &states[newer], &c->overlap);
-    for (size_t j = 0; r == 0 && j < c->nsnaps; j++) {
+    r = same_blocks(&states[i], &states[newer], &cl->overlap);
+    for (size_t j = 0; r == 0 && j < cl->nsnaps; j++) {
       unsigned char mk[8 + KEY_MAX];
-      local_be64(c->snaps[j], mk);
-      memcpy(mk + 8, key, klen);
-      r = kv_put(txn, bp->kv->dbi[LDB_SNAPMAP], mk, 8 + klen, "", 0);
+      local_be64(cl->snaps[j], mk);
+      memcpy(mk + 8, c->key, c->klen);
+      r = kv_put(txn, bp->kv->dbi[LDB_SNAPMAP], mk, 8 + c->klen, "", 0);
     }
   }
   return r;
 }
 
-static int history_commit(struct objstore_backend_pool *bp, const char *oid,
-                          const char *key, size_t klen,
-                          const struct objstore_history_state *states,
-                          size_t n, const uint64_t *files, uint64_t seq)
+/* The group commit's hook (local_commit_grouped): adds the record. */
+static int history_put(MDB_txn *txn, struct objstore_backend_pool *bp,
+                       struct local_commit *c)
 {
-  MDB_txn *txn;
-  MDB_val old;
-  struct local_record rec = {0};
+  const struct history *h = c->arg;
   uint64_t pool_seq;
-  int r = kvenv_begin(bp->kv, true, &txn);
-  if (r < 0)
+  int r = kv_get(txn, bp->kv->dbi[LDB_OBJ], c->key, c->klen, &(MDB_val){0});
+  if (r != -ENOENT)
+    return r == 0 ? lbd_error(EEXIST, "it exists (or has snapshot clones)")
+                  : r;
+  if ((r = local_cfg_get(txn, bp, "snap_seq", &pool_seq)) < 0)
     return r;
-  if (kv_get(txn, bp->kv->dbi[LDB_OBJ], key, klen, &old) == 0)
-    r = lbd_error(EEXIST, "object %s exists (or has snapshot clones)", oid);
-  else if ((r = local_cfg_get(txn, bp, "snap_seq", &pool_seq)) == 0 &&
-           seq > pool_seq)
-    r = lbd_error(EINVAL, "snap context seq %" PRIu64 " is newer than every "
-                  "snap id allocated in this pool", seq);
+  if (h->seq > pool_seq)
+    return lbd_error(EINVAL, "snap context seq %" PRIu64 " is newer than "
+                     "every snap id allocated in this pool", h->seq);
+  struct local_record rec = {0};
+  r = history_record(txn, bp, c, h, &rec);
   if (r == 0)
-    r = history_record(txn, bp, key, klen, states, n, files, seq, &rec);
-  if (r == 0)
-    r = local_record_put(txn, bp, key, klen, &rec);
-  if (r == 0)
-    r = kvenv_commit(txn);
-  else
-    mdb_txn_abort(txn);
+    r = local_record_put(txn, bp, c->key, c->klen, &rec);
   local_record_free(&rec);
   return r;
 }
@@ -205,8 +202,13 @@ int local_create_history(struct objstore_backend_pool *bp, const char *oid,
     }
     mdb_txn_abort(txn);
   }
-  if (r == 0)
-    r = history_commit(bp, oid, key, klen, states, n, files, seq);
+  struct history h = {.states = states, .n = n, .files = files, .seq = seq};
+  struct local_commit c = {.key = key, .klen = klen, .put = history_put,
+                           .arg = &h};
+  if (r == 0 && (r = local_commit_grouped(bp, &c)) < 0)
+    r = r == -EEXIST ? lbd_error(EEXIST, "object %s exists (or has snapshot "
+                                 "clones)", oid)
+                     : lbd_error(-r, "%s", c.err);
   for (size_t i = 0; fds && i < n; i++) {
     if (fds[i] >= 0)
       close(fds[i]); /* after the commit: this releases the creation lock */

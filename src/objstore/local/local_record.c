@@ -252,3 +252,13 @@ int local_cfg_put(MDB_txn *txn, struct objstore_backend_pool *bp,
 {
   return kv_put(txn, bp->kv->dbi[LDB_CFG], name, strlen(name), &v, sizeof v);
 }
+
+int local_cfg_next(MDB_txn *txn, struct objstore_backend_pool *bp,
+                   const char *name, uint64_t *value)
+{
+  uint64_t v;
+  int r = local_cfg_get(txn, bp, name, &v);
+  if (r == 0 && (r = local_cfg_put(txn, bp, name, v + 1)) == 0)
+    *value = v + 1;
+  return r;
+}

@@ -508,18 +508,26 @@ static int work_meta(MDB_txn *txn, struct objstore_backend_pool *bp,
 
 /* Pass two: one LMDB transaction makes the op visible.  *BURIED tells
  * whether it buried the old head file. */
-static int work_commit(struct objstore_backend_pool *bp, const char *oid,
-                       const char *key, size_t klen,
-                       const struct objstore_write_op *op,
-                       const struct objstore_snapc *snapc, struct work *w,
-                       bool *buried)
+struct work_change {
+  const struct objstore_write_op *op;
+  const struct objstore_snapc *snapc;
+  struct work *w;
+  bool bury; /* the old head file is buried with the change */
+};
+
+/* The group commit's hook (local_commit_grouped) for a full op. */
+static int work_put(MDB_txn *txn, struct objstore_backend_pool *bp,
+                    struct local_commit *lc)
 {
-  MDB_txn *txn;
+  struct work_change *wc = lc->arg;
+  const struct objstore_write_op *op = wc->op;
+  const struct objstore_snapc *snapc = wc->snapc;
+  struct work *w = wc->w;
+  const char *key = lc->key;
+  size_t klen = lc->klen;
   struct local_record rec = {0};
   bool had_record = w->rec != NULL;
-  int r = kvenv_begin(bp->kv, true, &txn);
-  if (r < 0)
-    return r;
+  int r = 0;
   if (had_record) {
     r = local_record_get(txn, bp, key, klen, &rec);
     if (r == 0 && (rec.version != w->rec->version ||
@@ -528,11 +536,8 @@ static int work_commit(struct objstore_backend_pool *bp, const char *oid,
   } else if (kv_get(txn, bp->kv->dbi[LDB_OBJ], key, klen, &(MDB_val){0}) == 0) {
     r = -EAGAIN;
   }
-  *buried = false;
-  if (r == 0 && !had_record && !w->exists) {
-    mdb_txn_abort(txn); /* e.g. create then remove: nothing to commit */
-    return 0;
-  }
+  if (r == 0 && !had_record && !w->exists)
+    return 1; /* e.g. create then remove: nothing to commit */
   bool old_head = had_record && rec.head_exists;
   bool data_touched = w->fd >= 0 || w->removed;
   bool changed = data_touched;
@@ -567,9 +572,8 @@ static int work_commit(struct objstore_backend_pool *bp, const char *oid,
   if (r == 0)
     r = work_meta(txn, bp, op, rec.iid, &changed);
   if (r == 0 && !changed && !(w->exists && !had_record)) {
-    mdb_txn_abort(txn); /* nothing to do, e.g. zero of a missing object */
-    local_record_free(&rec);
-    return 0;
+    local_record_free(&rec); /* nothing to do, e.g. zero of a missing object */
+    return 1;
   }
   if (r == 0 && (r = local_cfg_get(txn, bp, "version", &pool_version)) == 0)
     r = local_cfg_put(txn, bp, "version", ++pool_version);
@@ -592,16 +596,27 @@ static int work_commit(struct objstore_backend_pool *bp, const char *oid,
   uint64_t old_file = w->rec ? w->rec->head_file : 0;
   if (r == 0 && old_head && data_touched)
     r = local_file_bury(txn, bp, old_file);
-  if (r == 0)
-    r = kvenv_commit(txn);
-  else
-    mdb_txn_abort(txn);
-  *buried = r == 0 && old_head && data_touched;
+  wc->bury = old_head && data_touched;
   local_record_free(&rec);
-  if (r < 0 && r != -EAGAIN)
-    lbd_error_prefix(r, "object %s", oid);
   return r;
 }
+
+static int work_commit(struct objstore_backend_pool *bp, const char *oid,
+                       const char *key, size_t klen,
+                       const struct objstore_write_op *op,
+                       const struct objstore_snapc *snapc, struct work *w,
+                       bool *buried)
+{
+  struct work_change wc = {.op = op, .snapc = snapc, .w = w};
+  struct local_commit c = {.key = key, .klen = klen, .put = work_put,
+                           .arg = &wc};
+  int r = local_commit_grouped(bp, &c);
+  *buried = r == 0 && wc.bury;
+  if (r < 0 && r != -EAGAIN)
+    return lbd_error(-r, "object %s: %s", oid, c.err);
+  return r;
+}
+
 
 static int run_full(struct objstore_backend_pool *bp, const char *oid,
                     const char *key, size_t klen,
@@ -675,71 +690,67 @@ static int run_full(struct objstore_backend_pool *bp, const char *oid,
   return r;
 }
 
-/* ---- objects created empty, committed in groups ---------------------------
+/* ---- changes committed in groups ----------------------------------------
  *
- * The first write to an object creates it empty, which costs one LMDB
- * commit and its sync.  Threads that create objects at the same time
- * (asynchronous writes into a new image) queue their records; one of them
- * commits every queued record in one transaction, one sync for all, while
- * the others wait.  Each creator holds its object's exclusive op lock
- * throughout, as for any all-or-nothing op, and each creation is all or
- * nothing (a group is, too). */
+ * Each all-or-nothing op ends in one LMDB commit and its sync.  Threads
+ * that commit at the same time (asynchronous writes into a new image, the
+ * parallel copy-ups of a migration or a flatten) queue their changes; one
+ * of them makes every queued change in one transaction, one sync for all,
+ * while the others wait.  Each change runs in a nested transaction of its
+ * own (when it has company), so one that fails takes no other with it;
+ * each change's owner holds its object's exclusive op lock throughout, so
+ * no two changes in a group touch one object. */
 
-/* Commit the records of GROUP in one transaction; sets each result. */
+/* Run C's change in TXN, nested if SHARED; 1 if it left TXN unchanged. */
+static int group_put(struct objstore_backend_pool *bp, MDB_txn *txn,
+                     bool shared, struct local_commit *c)
+{
+  MDB_txn *child = txn;
+  int rc = shared ? mdb_txn_begin(bp->kv->env, txn, 0, &child) : 0;
+  int r = rc ? kvenv_error(rc, "starting a metadata transaction")
+             : c->put(child, bp, c);
+  if (rc == 0 && shared && r == 0 && (rc = mdb_txn_commit(child)))
+    r = kvenv_error(rc, "committing metadata");
+  else if (rc == 0 && shared && r != 0)
+    mdb_txn_abort(child);
+  return r;
+}
+
+/* Make the changes of GROUP in one transaction; sets each result. */
 static void group_commit(struct objstore_backend_pool *bp,
-                         struct local_create *group)
+                         struct local_commit *group)
 {
   MDB_txn *txn = NULL;
-  uint64_t next, version, pool_seq;
   int r = kvenv_begin(bp->kv, true, &txn);
-  if (r < 0)
-    txn = NULL;
-  if (r == 0 && (r = local_cfg_get(txn, bp, "next_iid", &next)) == 0 &&
-      (r = local_cfg_get(txn, bp, "version", &version)) == 0)
-    r = local_cfg_get(txn, bp, "snap_seq", &pool_seq);
-  int64_t now = local_now_ns();
-  bool any = false;
-  for (struct local_create *c = group; r == 0 && c; c = c->next) {
-    if (c->seq > pool_seq) {
-      c->result = -EINVAL;
-      continue;
-    }
-    MDB_val old;
-    if ((r = kv_get(txn, bp->kv->dbi[LDB_OBJ], c->key, c->klen, &old)) == 0) {
-      c->result = -EAGAIN; /* has a record (clones): the full path */
-      continue;
-    }
-    if (r != -ENOENT)
-      break;
-    struct local_record rec = {.iid = ++next,
-                               .version = ++version,
-                               .mtime_ns = now,
-                               .snap_seq = c->seq,
-                               .head_exists = true,
-                               .head_unsynced = true,
-                               .head_file = c->file};
-    r = local_record_put(txn, bp, c->key, c->klen, &rec);
-    c->result = 0;
-    any = true;
-  }
-  if (r == 0 && any && (r = local_cfg_put(txn, bp, "next_iid", next)) == 0)
-    r = local_cfg_put(txn, bp, "version", version);
-  if (r == 0 && any)
-    r = kvenv_commit(txn); /* frees TXN, also when it fails */
-  else if (txn)
-    mdb_txn_abort(txn);
-  for (struct local_create *c = group; c; c = c->next) {
-    if (r < 0 || c->result == 0)
-      c->result = r;
-    if (r < 0)
+  bool shared = group->next != NULL, any = false;
+  for (struct local_commit *c = group; r == 0 && c; c = c->next) {
+    lbd_error_clear();
+    c->result = group_put(bp, txn, shared, c);
+    if (c->result < 0)
       snprintf(c->err, sizeof c->err, "%s", lbd_last_error());
+    if (c->result < 0 && !shared) { /* TXN may be half changed */
+      mdb_txn_abort(txn);
+      txn = NULL;
+    }
+    any |= c->result == 0;
+  }
+  lbd_error_clear();
+  if (r == 0 && txn && any)
+    r = kvenv_commit(txn); /* frees TXN, also when it fails */
+  else if (r == 0 && txn)
+    mdb_txn_abort(txn);
+  for (struct local_commit *c = group; c; c = c->next) {
+    if (r < 0 && c->result >= 0) {
+      c->result = r;
+      snprintf(c->err, sizeof c->err, "%s", lbd_last_error());
+    }
+    if (c->result == 1)
+      c->result = 0;
   }
 }
 
-/* Queue C and wait until it is committed, committing the queue if no
- * other thread is. */
-static void group_create(struct objstore_backend_pool *bp,
-                         struct local_create *c)
+int local_commit_grouped(struct objstore_backend_pool *bp,
+                         struct local_commit *c)
 {
   pthread_mutex_lock(&bp->group_mu);
   c->next = bp->group;
@@ -749,14 +760,13 @@ static void group_create(struct objstore_backend_pool *bp,
       pthread_cond_wait(&bp->group_done, &bp->group_mu);
       continue;
     }
-    struct local_create *group = bp->group;
+    struct local_commit *group = bp->group;
     bp->group = NULL;
     bp->group_leader = true;
     pthread_mutex_unlock(&bp->group_mu);
-    lbd_error_clear();
     group_commit(bp, group);
     pthread_mutex_lock(&bp->group_mu);
-    for (struct local_create *g = group, *next; g; g = next) {
+    for (struct local_commit *g = group, *next; g; g = next) {
       next = g->next; /* G's owner may return once done is set */
       g->done = true;
     }
@@ -764,6 +774,37 @@ static void group_create(struct objstore_backend_pool *bp,
     pthread_cond_broadcast(&bp->group_done);
   }
   pthread_mutex_unlock(&bp->group_mu);
+  return c->result;
+}
+
+struct empty_create {
+  uint64_t file; /* its new empty data file */
+  uint64_t seq;  /* snap context seq of the creating write */
+};
+
+/* -EAGAIN if the object has a record (clones): the full path decides. */
+static int put_empty(MDB_txn *txn, struct objstore_backend_pool *bp,
+                     struct local_commit *c)
+{
+  const struct empty_create *e = c->arg;
+  uint64_t pool_seq;
+  int r = kv_get(txn, bp->kv->dbi[LDB_OBJ], c->key, c->klen, &(MDB_val){0});
+  if (r != -ENOENT)
+    return r == 0 ? -EAGAIN : r;
+  if ((r = local_cfg_get(txn, bp, "snap_seq", &pool_seq)) < 0)
+    return r;
+  if (e->seq > pool_seq)
+    return lbd_error(EINVAL, "snap context seq %" PRIu64 " is newer than "
+                     "every snap id allocated in this pool", e->seq);
+  struct local_record rec = {.mtime_ns = local_now_ns(),
+                             .snap_seq = e->seq,
+                             .head_exists = true,
+                             .head_unsynced = true,
+                             .head_file = e->file};
+  if ((r = local_cfg_next(txn, bp, "next_iid", &rec.iid)) == 0 &&
+      (r = local_cfg_next(txn, bp, "version", &rec.version)) == 0)
+    r = local_record_put(txn, bp, c->key, c->klen, &rec);
+  return r;
 }
 
 /* Under KEY's exclusive op lock: create OID empty; -EAGAIN if it has a
@@ -780,24 +821,19 @@ static int create_grouped(struct objstore_backend_pool *bp, const char *oid,
   mdb_txn_abort(txn);
   if (r != -ENOENT)
     return r == 0 ? -EAGAIN : r;
-  struct local_create c = {.key = key, .klen = klen,
-                           .seq = snapc ? snapc->seq : 0};
-  int fd = local_file_create(bp, &c.file);
+  struct empty_create e = {.seq = snapc ? snapc->seq : 0};
+  struct local_commit c = {.key = key, .klen = klen, .put = put_empty,
+                           .arg = &e};
+  int fd = local_file_create(bp, &e.file);
   if (fd < 0)
     return fd;
-  group_create(bp, &c);
-  if (c.result < 0) {
-    close(fd);
-    local_file_unlink(bp, c.file);
-  } else {
-    close(fd); /* after the commit: this releases the creation lock */
-  }
-  if (c.result == -EINVAL)
-    return lbd_error(EINVAL, "snap context seq %" PRIu64 " is newer than "
-                     "every snap id allocated in this pool", c.seq);
-  if (c.result < 0 && c.result != -EAGAIN)
-    return lbd_error(-c.result, "object %s: %s", oid, c.err);
-  return c.result;
+  r = local_commit_grouped(bp, &c);
+  close(fd); /* after the commit: this releases the creation lock */
+  if (r < 0)
+    local_file_unlink(bp, e.file);
+  if (r < 0 && r != -EAGAIN)
+    return lbd_error(-r, "object %s: %s", oid, c.err);
+  return r;
 }
 
 static int create_empty(struct objstore_backend_pool *bp, const char *oid,
