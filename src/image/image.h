@@ -125,6 +125,9 @@ struct lbd_image {
    * lock, so this handle's object map never says an object is absent
    * (sticky: a header read after the commit does not make it exact). */
   bool map_untrusted;
+  /* Where the last read ended: a read that starts there is sequential
+   * (lbd_read prefetches the next object). */
+  _Atomic uint64_t read_next;
 };
 
 enum {

@@ -2,6 +2,7 @@
  * objects, each read or written with one object op. */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,6 +74,25 @@ static int image_check_range(struct lbd_image *img, uint64_t off, uint64_t len,
   return 0;
 }
 
+/* A sequential reader will read the object after the one this read ends
+ * in: have the store start reading it before this read waits for its own
+ * (the kernel's readahead stops at the end of each object's file). */
+static void prefetch_next(struct lbd_image *img, uint64_t off, uint64_t len,
+                          uint64_t size)
+{
+  const struct striping *l = &img->hdr.layout;
+  uint64_t end = off + len;
+  bool sequential = atomic_exchange(&img->read_next, end) == off;
+  uint64_t next = (end + l->object_size - 1) / l->object_size;
+  if (!sequential || img->snap_id != OBJSTORE_SNAP_HEAD ||
+      l->stripe_count != 1 || len < l->object_size / 4 ||
+      next * l->object_size >= size)
+    return;
+  char oid[96];
+  image_data_oid(img, next, oid, sizeof oid);
+  objstore_prefetch(img->data, oid, 0, l->object_size);
+}
+
 ssize_t lbd_read(lbd_image_t *img, uint64_t off, size_t len, void *buf)
 {
   lbd_error_clear();
@@ -89,6 +109,7 @@ ssize_t lbd_read(lbd_image_t *img, uint64_t off, size_t len, void *buf)
     len = (size_t)(size - off);
   struct io_ctx c = {img, buf, off, img->snap_id};
   pthread_rwlock_rdlock(&img->io_lock);
+  prefetch_next(img, off, len, size);
   int r = striping_map(&img->hdr.layout, off, len, read_piece, &c);
   pthread_rwlock_unlock(&img->io_lock);
   return r < 0 ? lbd_error_prefix(r, "reading image %s", img->name)

@@ -121,6 +121,9 @@ struct objstore_backend {
   int (*create_history)(struct objstore_backend_pool *bp, const char *oid,
                         const struct objstore_history_state *states, size_t n,
                         uint64_t seq);
+  /* NULL if the backend has no use for the hint (objstore_prefetch). */
+  void (*prefetch)(struct objstore_backend_pool *bp, const char *oid,
+                   uint64_t off, uint64_t len);
 };
 
 extern const struct objstore_backend objstore_local_backend;

@@ -746,6 +746,16 @@ int objstore_write_op_operate(struct objstore_pool *pool, const char *oid,
   return pool->be->operate(pool->bp, oid, op, snapc, flags);
 }
 
+void objstore_prefetch(struct objstore_pool *pool, const char *oid,
+                       uint64_t off, uint64_t len)
+{
+  if (pool->be->size >= offsetof(struct objstore_backend, prefetch) +
+                            sizeof pool->be->prefetch &&
+      pool->be->prefetch && len && check_oid(oid) == 0)
+    pool->be->prefetch(pool->bp, oid, off, len);
+  lbd_error_clear();
+}
+
 int objstore_create_history(struct objstore_pool *pool, const char *oid,
                             const struct objstore_history_state *states,
                             size_t n, uint64_t seq)

@@ -277,4 +277,5 @@ const struct objstore_backend objstore_local_backend = {
     .list_lockers = local_list_lockers,
     .check = local_check,
     .create_history = local_create_history,
+    .prefetch = local_prefetch,
 };

@@ -228,6 +228,20 @@ ssize_t local_read(struct objstore_backend_pool *bp, const char *oid,
   return r < 0 ? r : (ssize_t)n;
 }
 
+void local_prefetch(struct objstore_backend_pool *bp, const char *oid,
+                    uint64_t off, uint64_t len)
+{
+  struct local_fd_ref ref;
+  uint64_t size;
+  if (open_at(bp, oid, OBJSTORE_SNAP_HEAD, &ref, &size, NULL) < 0)
+    return;
+  if (off < size) /* starts the reads, does not wait for them */
+    posix_fadvise(ref.fd, (off_t)off,
+                  (off_t)(size - off < len ? size - off : len),
+                  POSIX_FADV_WILLNEED);
+  local_file_put(bp, &ref);
+}
+
 int local_stat(struct objstore_backend_pool *bp, const char *oid,
                uint64_t snapid, struct objstore_stat *st)
 {
