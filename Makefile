@@ -44,5 +44,15 @@ FSX_SEED ?= $(shell date +%s)
 fsx: build
 	./build/lbd-fsx -S $(FSX_SEED) -N $(FSX_OPS) -T $(FSX_TIME)
 
+# The same with the pools other than rbd on a throw-away one-node Ceph
+# cluster (scripts/ceph-test-cluster.sh), started and stopped here:
+# migrations move images between the local store and RADOS.
+.PHONY: fsx-rados
+fsx-rados: build
+	@d=$$(mktemp -d); ./scripts/ceph-test-cluster.sh start "$$d/ceph" && \
+	  ./build/lbd-fsx -S $(FSX_SEED) -N $(FSX_OPS) -T $(FSX_TIME) \
+	    -R "$$d/ceph/ceph.conf"; rc=$$?; \
+	  ./scripts/ceph-test-cluster.sh stop "$$d/ceph"; rm -rf "$$d"; exit $$rc
+
 clean:
 	rm -rf build build-asan

@@ -55,6 +55,7 @@ static const char *opt_dir;    /* NULL: a new directory in $TMPDIR */
 static uint64_t opt_maxsize = 24 * MiB;
 static bool opt_keep, opt_quiet, opt_verbose;
 static bool opt_import; /* -i: import-only sources; see op_import() */
+static const char *opt_ceph_conf; /* -R: the other pools on RADOS */
 /* What the random mix leaves out (-X list). */
 static bool no_mig, no_clone, no_kill, no_snap, no_resize, no_cbio, no_dpool;
 static bool no_diff, no_copy, no_ro;
@@ -351,8 +352,15 @@ static void pool_ensure(int p)
   char parent[PATH_MAX + 32];
   snprintf(parent, sizeof parent, "%s-pools", dir);
   mkdir(parent, 0755);
-  OK(lbd_pool_create(cl, pools[p].name, path), "pool create %s at %s",
-     pools[p].name, path);
+  if (opt_ceph_conf) { /* a RADOS pool of its own for this run */
+    snprintf(path, sizeof path, "lbd-fsx.%" PRIu64 ".%d.%s", opt_seed,
+             (int)getpid(), pools[p].name);
+    OK(lbd_pool_create_rados(cl, pools[p].name, opt_ceph_conf, path),
+       "pool create %s on RADOS pool %s", pools[p].name, path);
+  } else {
+    OK(lbd_pool_create(cl, pools[p].name, path), "pool create %s at %s",
+       pools[p].name, path);
+  }
   OK(lbd_ioctx_create(cl, pools[p].name, NULL, &pools[p].io), "ioctx %s",
      pools[p].name);
   OK(lbd_pool_init(pools[p].io), "pool init %s", pools[p].name);
@@ -402,6 +410,19 @@ static void env_close(void)
       lbd_ioctx_destroy(pools[p].io);
       pools[p].io = NULL;
     }
+  lbd_cluster_close(cl);
+  cl = NULL;
+}
+
+/* After a run that passed: the RADOS pools go (a local pool goes with the
+ * cluster directory). */
+static void rados_pools_remove(void)
+{
+  OK(lbd_cluster_open(dir, true, &cl), "open cluster %s", dir);
+  for (int p = 0; p < NPOOLS; p++)
+    if (pools[p].exists && strcmp(pools[p].name, "rbd") != 0)
+      OK(lbd_pool_remove(cl, pools[p].name), "pool remove %s",
+         pools[p].name);
   lbd_cluster_close(cl);
   cl = NULL;
 }
@@ -1971,9 +1992,13 @@ static void usage(int status)
           "            resumename (commit again by the source's name),\n"
           "            rosize (a read-only handle after a resize elsewhere),\n"
           "            clonecommit (commit a migrated clone while it is open)\n"
-          "  -i        import-only migration sources (raw files); needs a\n"
-          "            build with -DLBD_FSX_IMPORT=ON, off until\n"
-          "            lbd_migration_prepare_import works\n"
+          "  -i        import-only migration sources (raw and qcow2 files it\n"
+          "            writes); needs a build with -DLBD_FSX_IMPORT=ON (the\n"
+          "            default)\n"
+          "  -R CONF   the pools other than rbd on the Ceph cluster of CONF\n"
+          "            (a RADOS pool each, removed at the end on success):\n"
+          "            migrations then move images between the local store\n"
+          "            and RADOS, and clones and IO run on RADOS too\n"
           "  -k        keep the cluster directory on success\n"
           "  -q        quiet; -v: log every operation\n");
   exit(status);
@@ -2002,7 +2027,7 @@ static void parse_exclude(char *list)
 int main(int argc, char **argv)
 {
   int ch;
-  while ((ch = getopt(argc, argv, "S:N:T:d:s:X:B:ikqvh")) != -1) {
+  while ((ch = getopt(argc, argv, "S:N:T:d:s:X:B:R:ikqvh")) != -1) {
     switch (ch) {
     case 'S': opt_seed = strtoull(optarg, NULL, 0); break;
     case 'N': opt_ops = strtoull(optarg, NULL, 0); break;
@@ -2026,6 +2051,7 @@ int main(int argc, char **argv)
       }
       break;
     case 'i': opt_import = true; break;
+    case 'R': opt_ceph_conf = optarg; break;
     case 'k': opt_keep = true; break;
     case 'q': opt_quiet = true; break;
     case 'v': opt_verbose = true; break;
@@ -2122,6 +2148,8 @@ int main(int argc, char **argv)
   free(rbuf);
   printf("lbd-fsx: seed %" PRIu64 ": %" PRIu64 " ops passed in %.1f s\n",
          opt_seed, done, now() - t0);
+  if (!opt_keep && opt_ceph_conf)
+    rados_pools_remove();
   if (!opt_keep) {
     char cmd[2 * PATH_MAX + 64];
     snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s-pools'", dir, dir);
