@@ -1026,6 +1026,7 @@ static int rados_be_operate(struct objstore_backend_pool *bp, const char *oid,
   bool ours = false;           /* R is an lbd_error() of the guard checks */
   bool known_missing = false;  /* the guard met no object: go unguarded */
   bool met_exists = false;     /* our create met the object: ENOENT is final */
+  bool gone_once = false;      /* went again on a marker gone meanwhile */
   unsigned waited = 0;
   for (int attempt = 0;; attempt++) {
     bool exists = !known_missing, skip_xcmp = false;
@@ -1098,9 +1099,15 @@ static int rados_be_operate(struct objstore_backend_pool *bp, const char *oid,
     if (r == -ENOENT && guard && need_state && attempt < 2)
       continue; /* removed since we looked: look again */
     if (r == -ECANCELED && guard) {
+      /* A history was being written (wait for it), or was a moment ago
+       * (its marker gone now: go again).  An op with xattr comparisons of
+       * its own goes again once only on a marker it no longer finds: its
+       * ECANCELED may be its own comparison's. */
       int w8 = rados_history_wait(bp, io, oid, &waited);
-      if (w8 > 0)
+      if (w8 > 0 || (w8 == 0 && (!has_xcmp || !gone_once))) {
+        gone_once |= w8 == 0;
         continue;
+      }
       if (w8 < 0) {
         r = w8;
         ours = true;

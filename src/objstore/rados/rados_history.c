@@ -43,6 +43,7 @@
 #include "util/random.h"
 
 #define WAIT_LIMIT_MS 60000
+#define TAKEOVER_GRACE_MS 1000
 
 static void sleep_ms(unsigned ms)
 {
@@ -185,7 +186,20 @@ int rados_be_create_history(struct objstore_backend_pool *bp, const char *oid,
   if (r == -EEXIST) {
     char *old = NULL;
     int e = marker_get(io, oid, &old);
+    /* A builder watches the object only once its first op has made it: one
+     * that has just begun looks dead for a moment.  So a builder is taken
+     * over only if it still looks dead, with the same marker, a while
+     * later (else a client copy-up racing execute's broke the other's
+     * build, which then failed with EIO, or lost the client's write). */
+    bool dead = false;
     if (e == 0 && old && !builder_alive(bp, oid, old)) {
+      sleep_ms(TAKEOVER_GRACE_MS);
+      char *again = NULL;
+      dead = marker_get(io, oid, &again) == 0 && again &&
+             strcmp(again, old) == 0 && !builder_alive(bp, oid, old);
+      free(again);
+    }
+    if (dead) {
       w = rados_create_write_op();
       rados_write_op_cmpxattr(w, RADOS_BUILD_XATTR, LIBRADOS_CMPXATTR_OP_EQ,
                               old, strlen(old));
