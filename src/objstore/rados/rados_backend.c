@@ -9,6 +9,9 @@
 #include <unistd.h>
 
 #include "objstore/rados/rados.h"
+#ifdef LBD_RADOS_CXX
+#include "objstore/rados/rados_snaps.h"
+#endif
 #include "util/error.h"
 
 /* Namespaces lbd keeps for itself start with this byte; listings skip them. */
@@ -420,16 +423,45 @@ static int head_check(rados_ioctx_t io, const char *oid, bool *exists,
 /* One read (and stat) at SNAPID.  Head reads carry the history guard;
  * reads at a snap check the head before and after instead (the guard would
  * see a clone's copy of the marker). */
+static int read_once_ext(struct objstore_backend_pool *bp, rados_ioctx_t io,
+                         const char *oid, uint64_t snapid, uint64_t off,
+                         size_t len, void *buf, size_t *got, uint64_t *size,
+                         time_t *mtime, uint64_t *ver, unsigned *waited,
+                         uint64_t **ext, size_t *next);
+
 static int read_once(struct objstore_backend_pool *bp, rados_ioctx_t io,
                      const char *oid, uint64_t snapid, uint64_t off,
                      size_t len, void *buf, size_t *got, uint64_t *size,
                      time_t *mtime, uint64_t *ver, unsigned *waited)
+{
+  return read_once_ext(bp, io, oid, snapid, off, len, buf, got, size, mtime,
+                       ver, waited, NULL, NULL);
+}
+
+/* As read_once; with EXT, a sparse read (RADOS' extents: *EXT, *NEXT
+ * (offset, length) pairs, malloc'd) where the C++ part is built. */
+static int read_once_ext(struct objstore_backend_pool *bp, rados_ioctx_t io,
+                         const char *oid, uint64_t snapid, uint64_t off,
+                         size_t len, void *buf, size_t *got, uint64_t *size,
+                         time_t *mtime, uint64_t *ver, unsigned *waited,
+                         uint64_t **ext, size_t *next)
 {
   bool head = snapid == OBJSTORE_SNAP_HEAD;
   for (int attempt = 0;; attempt++) {
     bool e1 = false, e2 = false;
     uint64_t v1 = 0, v2 = 0;
     int r = head ? 0 : head_check(io, oid, &e1, &v1);
+#ifdef LBD_RADOS_CXX
+    if (r == 0 && ext) {
+      rados_ioctx_snap_set_read(io, head ? LIBRADOS_SNAP_HEAD : snapid);
+      free(*ext);
+      *ext = NULL;
+      r = rados_cxx_sparse_read(io, oid, head, off, len, buf, got, size,
+                                mtime, ext, next);
+      if (ver)
+        *ver = rados_get_last_version(io);
+    } else
+#endif
     if (r == 0) {
       rados_ioctx_snap_set_read(io, head ? LIBRADOS_SNAP_HEAD : snapid);
       rados_read_op_t op = rados_create_read_op();
@@ -484,11 +516,19 @@ static ssize_t rados_be_read(struct objstore_backend_pool *bp, const char *oid,
   size_t got = 0;
   uint64_t size = 0;
   unsigned waited = 0;
-  r = read_once(bp, io, oid, snapid, off, len, buf, &got, &size, NULL, NULL,
-                &waited);
+  uint64_t *ext = NULL;
+  size_t next = 0;
+#ifdef LBD_RADOS_CXX
+  bool sparse = map != NULL;
+#else
+  bool sparse = false;
+#endif
+  r = read_once_ext(bp, io, oid, snapid, off, len, buf, &got, &size, NULL,
+                    NULL, &waited, sparse ? &ext : NULL, &next);
   rados_io_put(bp, io);
   if (r < 0) {
     free(tmp);
+    free(ext);
     if (r == -ENOENT)
       return snapid == OBJSTORE_SNAP_HEAD
                  ? lbd_error(ENOENT, "object %s does not exist", oid)
@@ -498,21 +538,38 @@ static ssize_t rados_be_read(struct objstore_backend_pool *bp, const char *oid,
       return r; /* rados_history_wait() said why */
     return rados_err(r, "reading object %s", oid);
   }
-  /* No sparse read in librados' C API: whole 4 KiB blocks of zeroes count
-   * as holes (they read as zeroes, which is all a hole promises). */
-  for (size_t p = 0; map && p < got;) {
-    size_t n = ZERO_BLOCK - (off + p) % ZERO_BLOCK;
-    if (n > got - p)
-      n = got - p;
-    const char *b = (const char *)buf + p;
-    bool zero = b[0] == 0 && memcmp(b, b + 1, n - 1) == 0;
-    if (!zero && (r = extent_set_add(map, off + p, n)) < 0) {
+  /* The extents RADOS reports (the C++ sparse read; without it, the whole
+   * range read), and within them whole 4 KiB blocks of zeroes count as
+   * holes too (they read as zeroes, which is all a hole promises; memstore
+   * and filestore report whole objects as data). */
+  if (!sparse) {
+    ext = malloc(2 * sizeof *ext);
+    if (!ext) {
       free(tmp);
-      return r;
+      return lbd_error(ENOMEM, "out of memory");
     }
-    p += n;
+    ext[0] = off;
+    ext[1] = got;
+    next = got ? 1 : 0;
+  }
+  for (size_t i = 0; map && i < next; i++) {
+    uint64_t eoff = ext[2 * i], eend = eoff + ext[2 * i + 1];
+    for (uint64_t p = eoff; p < eend;) {
+      uint64_t n = ZERO_BLOCK - p % ZERO_BLOCK;
+      if (n > eend - p)
+        n = eend - p;
+      const char *b = (const char *)buf + (p - off);
+      bool zero = b[0] == 0 && memcmp(b, b + 1, n - 1) == 0;
+      if (!zero && (r = extent_set_add(map, p, n)) < 0) {
+        free(tmp);
+        free(ext);
+        return r;
+      }
+      p += n;
+    }
   }
   free(tmp);
+  free(ext);
   return (ssize_t)got;
 }
 
@@ -540,14 +597,94 @@ static int rados_be_stat(struct objstore_backend_pool *bp, const char *oid,
   return 0;
 }
 
+#ifdef LBD_RADOS_CXX
+/* CS (RADOS' list-snaps) as the contract's SET; CS is freed. */
+static int snap_set_convert(struct rados_cxx_snap_set *cs,
+                            struct objstore_snap_set *set)
+{
+  set->seq = cs->seq;
+  set->head_exists = cs->head_exists;
+  set->head_size = cs->head_exists ? cs->head_size : 0;
+  if (cs->nclones &&
+      !(set->clones = calloc(cs->nclones, sizeof *set->clones))) {
+    rados_cxx_snap_set_free(cs);
+    return lbd_error(ENOMEM, "out of memory");
+  }
+  for (size_t i = 0; i < cs->nclones; i++) {
+    struct rados_cxx_clone *c = &cs->clones[i];
+    struct objstore_clone_info *ci = &set->clones[i];
+    ci->cloneid = c->cloneid;
+    ci->size = c->size;
+    ci->snaps = c->snaps;
+    ci->nsnaps = c->nsnaps;
+    c->snaps = NULL;
+    set->nclones = i + 1;
+    if (c->noverlap &&
+        !(ci->overlap = malloc(c->noverlap * sizeof *ci->overlap))) {
+      rados_cxx_snap_set_free(cs);
+      objstore_snap_set_free(set);
+      return lbd_error(ENOMEM, "out of memory");
+    }
+    for (size_t j = 0; j < c->noverlap; j++) {
+      ci->overlap[j].off = c->overlap[2 * j];
+      ci->overlap[j].len = c->overlap[2 * j + 1];
+    }
+    ci->noverlap = c->noverlap;
+  }
+  rados_cxx_snap_set_free(cs);
+  return 0;
+}
+#endif
+
+/* RADOS' list-snaps (the C++ API), between two looks at the head as reads
+ * at a snap do: a history being written is waited for. */
 static int rados_be_list_snaps(struct objstore_backend_pool *bp,
                                const char *oid, struct objstore_snap_set *set)
 {
-  (void)bp;
   memset(set, 0, sizeof *set);
+#ifdef LBD_RADOS_CXX
+  int r;
+  rados_ioctx_t io = rados_io_get(bp, &r);
+  if (!io)
+    return r;
+  unsigned waited = 0;
+  struct rados_cxx_snap_set cs;
+  memset(&cs, 0, sizeof cs);
+  for (int attempt = 0;; attempt++) {
+    bool e1 = false, e2 = false;
+    uint64_t v1 = 0, v2 = 0;
+    r = head_check(io, oid, &e1, &v1);
+    if (r == 0)
+      r = rados_cxx_list_snaps(io, oid, &cs);
+    if (r == 0) {
+      int r2 = head_check(io, oid, &e2, &v2);
+      if (r2 < 0 || ((e1 != e2 || v1 != v2) && attempt < 3)) {
+        rados_cxx_snap_set_free(&cs);
+        if (r2 == 0)
+          continue; /* the head changed meanwhile: look again */
+        r = r2;
+      }
+    }
+    if (r == -ECANCELED) {
+      r = rados_history_wait(bp, io, oid, &waited);
+      if (r >= 0)
+        continue;
+    }
+    break;
+  }
+  rados_io_put(bp, io);
+  if (r == -EIO)
+    return r; /* rados_history_wait() said why, or the C++ part failed */
+  if (r == -ENOENT)
+    return lbd_error(ENOENT, "object %s does not exist", oid);
+  if (r < 0)
+    return rados_err(r, "listing the snapshots of object %s", oid);
+  return snap_set_convert(&cs, set);
+#else
   return lbd_error(ENOTSUP, "object %s: list-snaps is not in librados' C API "
-                   "(Ceph Pacific): the rados backend cannot list an "
-                   "object's snapshot clones", oid);
+                   "and lbd was built without librados' C++ headers "
+                   "(libradospp-dev)", oid);
+#endif
 }
 
 static int kv_push(struct objstore_kv **kvs, size_t *n, size_t *cap,
@@ -1061,6 +1198,15 @@ static int rados_be_operate(struct objstore_backend_pool *bp, const char *oid,
     }
     if (r < 0) {
       ours = true;
+      break;
+    }
+    /* An op that asserts the object exists, on one found missing: ENOENT
+     * now.  Run unguarded it could meet a history that a builder has just
+     * begun (its object made, still empty) and write into it, the OSD
+     * cloning that empty head for the op's snaps (the history's snapshot
+     * data lost), or (a zero) do nothing and succeed. */
+    if (!exists && asserts) {
+      r = -ENOENT;
       break;
     }
     /* On an object that exists, wait for no history being written
