@@ -59,12 +59,14 @@ static int put_size(struct export_out *out, int version, uint64_t size)
   return export_write(out, rec, (size_t)(p - rec));
 }
 
-/* 'p', length 1, the flag: what rbd writes (its document says length 8). */
+/* 'p', length 8, then the flag in one byte: what rbd (16.2.15) writes, its
+ * length saying 8 where one byte follows (tests/rados/test_rbd_interop.sh
+ * compares with rbd's own files). */
 static int put_protect(struct export_out *out, bool is_protected)
 {
   unsigned char rec[10], *p = rec;
   *p++ = EXPORT_TAG_PROTECT;
-  p = export_put_le64(p, 1);
+  p = export_put_le64(p, 8);
   *p++ = is_protected ? 1 : 0;
   return export_write(out, rec, (size_t)(p - rec));
 }

@@ -12,8 +12,9 @@
  *   diff v2:  "rbd diff v2\n", then each record but 'e' has an le64
  *             length of what follows the tag (so unknown tags can be
  *             skipped); also 'p' (protection of the end snapshot, one byte
- *             0 or 1; rbd writes the length 1, the document says 8, and
- *             rbd reads one byte whatever it says).
+ *             0 or 1, after a length of 8: what the document says and
+ *             rbd 16.2.15 writes; rbd reads one byte whatever the length
+ *             says, and so does lbd, 1 or 8).
  *   image v2: "rbd image v2\n", records tag | le64 length | data:
  *             'O' order, 'F' format, 'T' features, 'U' stripe unit,
  *             'C' stripe count (le64 each), 'M' image-meta (le32 key

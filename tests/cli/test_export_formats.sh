@@ -250,14 +250,14 @@ lbd export-diff $nop --from-snap b1 hand@b2 - | cmp - "$TMP/hand2" ||
   printf 'rbd image diffs v2\n'; le64 3
   printf 'rbd diff v2\n'
   printf t; le64 6; le32 2; printf b1
-  printf p; le64 1; printf '\0'      # rbd writes length 1
+  printf p; le64 8; printf '\0'      # length 8, one byte: as rbd writes
   printf s; le64 8; le64 65536
   printf w; le64 $((16 + 4096)); le64 8192; le64 4096; A4K
   printf e
   printf 'rbd diff v2\n'
   printf f; le64 6; le32 2; printf b1
   printf t; le64 6; le32 2; printf b2
-  printf p; le64 1; printf '\0'
+  printf p; le64 8; printf '\0'
   printf s; le64 8; le64 65536
   printf z; le64 16; le64 8192; le64 4096
   printf e
@@ -267,8 +267,9 @@ lbd export-diff $nop --from-snap b1 hand@b2 - | cmp - "$TMP/hand2" ||
   printf e; } >"$TMP/hand.v2"
 lbd export $nop --export-format 2 hand - | cmp - "$TMP/hand.v2" ||
   fail "export format 2 differs from the hand-built stream"
-# what rbd's document allows besides: 'p' of length 8, an 'F' record, an
-# unknown record (skipped), a protected snapshot
+# what rbd reads besides: 'p' of length 1 (what lbd wrote before 2026-11,
+# one byte all the same), an 'F' record, an unknown record (skipped), a
+# protected snapshot
 { printf 'rbd image v2\n'
   printf O; le64 8; le64 13; printf F; le64 8; le64 2
   printf X; le64 3; printf xyz
@@ -276,7 +277,7 @@ lbd export $nop --export-format 2 hand - | cmp - "$TMP/hand.v2" ||
   printf 'rbd image diffs v2\n'; le64 2
   printf 'rbd diff v2\n'
   printf t; le64 6; le32 2; printf p1
-  printf p; le64 8; printf '\1'
+  printf p; le64 1; printf '\1'
   printf s; le64 8; le64 16384
   printf Y; le64 2; printf yy
   printf w; le64 $((16 + 4096)); le64 4096; le64 4096; A4K
