@@ -9,6 +9,7 @@
 #     rbd-diff), executed and committed;
 #  D. lbd export --export-format 2 -> rbd import --export-format 2, lbd
 #     export-diff chain -> rbd import-diff, checked on Ceph's side;
+#     Clones likewise (the parent's data in the files), both ways;
 #  E. the files themselves: lbd's and rbd's diffs of the same history, and
 #     the headers of their format 2 files, byte for byte where they agree.
 # The image: 1 MiB objects, an odd size (5555555 bytes: a part object at
@@ -130,13 +131,13 @@ lbd_same() { # what image ref snap...
     cmp -s got.raw "$ref-$s.raw" || fail "$what: lbd's $at differs from rbd's"
   done
 }
-rbd_same() { # what image snap...
-  what=$1; img=$2; shift 2
+rbd_same() { # what image ref snap...
+  what=$1; img=$2; ref=$3; shift 3
   for s in "$@"; do
     at="$img@$s"; [ "$s" = h ] && at=$img
     rm -f got.raw
     rbdq export "$at" got.raw >/dev/null
-    cmp -s got.raw "r-$s.raw" || fail "$what: rbd's $at differs"
+    cmp -s got.raw "$ref-$s.raw" || fail "$what: rbd's $at differs"
   done
 }
 # name size protected of each snapshot, from snap ls --format json
@@ -235,15 +236,12 @@ build_src lbd rbd/n
 lbd_same "D: lbd's own image from the same writes" rbd/n r s1 s2 s3 s4 h
 lbd export --export-format 2 rbd/n l.v2 >/dev/null
 rbdq import --export-format 2 l.v2 rbd/from-lbd
-rbd_same "D: lbd export format 2 -> rbd import" rbd/from-lbd s1 s2 s3 s4 h
+rbd_same "D: lbd export format 2 -> rbd import" rbd/from-lbd r s1 s2 s3 s4 h
 same_snaps "D" "$(rbdq snap ls rbd/from-lbd --format json)"
 got=$(rbdq image-meta list rbd/from-lbd --format json | meta)
 [ "$got" = "$want_meta" ] || fail "D: image-meta '$got'"
 lbd export --export-format 2 rbd/st - | rbdq import --export-format 2 - rbd/st-from-lbd
-for s in a h; do
-  at=rbd/st-from-lbd@$s; [ $s = h ] && at=rbd/st-from-lbd
-  rbdq export $at - | cmp -s - st-$s.raw || fail "D: rbd's striped $at differs"
-done
+rbd_same "D: striped, lbd export format 2 -> rbd" rbd/st-from-lbd st a h
 got=$(rbdq info rbd/st-from-lbd --format json | layout)
 [ "$got" = "3000000 20 65536 4" ] || fail "D: striped layout on rbd '$got'"
 lbd export-diff rbd/n@s1 l-0-s1.diff >/dev/null
@@ -257,15 +255,40 @@ rbdq create --size 1M rbd/d
 for d in l-0-s1.diff l-s1-s2.diff l-s2-s3.diff l-s3-s4.diff l-s4-h.diff; do
   rbdq import-diff "$d" rbd/d
 done
-rbd_same "D: lbd export-diff chain -> rbd import-diff" rbd/d s1 s2 s3 s4 h
+rbd_same "D: lbd export-diff chain -> rbd import-diff" rbd/d r s1 s2 s3 s4 h
 # lbd's --whole-object diffs, across the shrink and grow too, one piped
 rbdq create --size 1M rbd/dw
 lbd export-diff --whole-object rbd/n@s1 - | rbdq import-diff - rbd/dw
 lbd export-diff --whole-object --from-snap s1 rbd/n@s4 lw-s1-s4.diff >/dev/null
 lbd export-diff --whole-object --from-snap s4 rbd/n lw-s4-h.diff >/dev/null
 rbdq import-diff lw-s1-s4.diff rbd/dw; rbdq import-diff lw-s4-h.diff rbd/dw
-rbd_same "D: lbd whole-object diffs -> rbd import-diff" rbd/dw s1 s4 h
+rbd_same "D: lbd whole-object diffs -> rbd import-diff" rbd/dw r s1 s4 h
 echo "D. lbd export --export-format 2 / export-diff -> rbd: ok"
+
+# ---- clones: the parent's data goes into the files, both ways ---------------
+# (a clone of s4 with a write, a snapshot, a shrink below the overlap)
+clone_history() { # tool parent child
+  $1 clone "$2@s4" "$3" >/dev/null
+  $1 import-diff vh.diff "$3" >/dev/null; $1 snap create "$3@c1" >/dev/null
+  $1 resize --size 2000000B --allow-shrink "$3" >/dev/null
+}
+clone_history rbdq rbd/src rbd/cl
+rbdq export rbd/cl@c1 rc-c1.raw >/dev/null; rbdq export rbd/cl rc-h.raw >/dev/null
+rbdq export --export-format 2 rbd/cl - | lbd import --export-format 2 - rbd/cl
+lbd_same "clone: rbd export format 2 -> lbd" rbd/cl rc c1 h
+lbd create --size 1M rbd/cld
+rbdq export-diff rbd/cl@c1 - | lbd import-diff - rbd/cld >/dev/null
+rbdq export-diff --from-snap c1 rbd/cl - | lbd import-diff - rbd/cld >/dev/null
+lbd_same "clone: rbd export-diff -> lbd" rbd/cld rc c1 h
+clone_history lbd rbd/n rbd/lcl
+lbd_same "clone: lbd's own" rbd/lcl rc c1 h
+lbd export --export-format 2 rbd/lcl - | rbdq import --export-format 2 - rbd/lcl
+rbd_same "clone: lbd export format 2 -> rbd" rbd/lcl rc c1 h
+rbdq create --size 1M rbd/lcld
+lbd export-diff rbd/lcl@c1 - | rbdq import-diff - rbd/lcld
+lbd export-diff --from-snap c1 rbd/lcl - | rbdq import-diff - rbd/lcld
+rbd_same "clone: lbd export-diff -> rbd" rbd/lcld rc c1 h
+echo "clones, both ways: ok"
 
 # ---- E. the files, byte for byte ----------------------------------------------------
 # Diffs of the same history.  Where the changed ranges are the data written
@@ -291,6 +314,13 @@ head -c $hdr l.v2 >l.hdr; head -c $hdr r.v2 >r.hdr
 got=$(cmp -l l.hdr r.hdr | tr -s ' ' | sed 's/^ //') || true
 [ "$got" = "40 55 75" ] ||
   fail "E: the format 2 headers differ by more than the features: $got"
+# striped (feature striping: 0x2f and 0x3f), no image-meta, 't' a
+lbd export --export-format 2 rbd/st lst.v2 >/dev/null
+hdr=$(( 13 + 4 * 17 + 1 + 19 + 8 + 12 + 14 + 10 + 17 ))
+head -c $hdr lst.v2 >l.hdr; head -c $hdr st.v2 >r.hdr
+got=$(cmp -l l.hdr r.hdr | tr -s ' ' | sed 's/^ //') || true
+[ "$got" = "40 57 77" ] ||
+  fail "E: the striped format 2 headers differ by more than the features: $got"
 echo "E. the same bytes as rbd where the formats are deterministic: ok"
 
 echo "PASS: rbd interop ($(( $(date +%s) - t0 )) s)"
