@@ -105,6 +105,35 @@ static struct rados_conn *conns;
 
 rados_t rados_conn_cluster(struct rados_conn *conn) { return conn->cluster; }
 
+/* rados_connect() on a thread of its own.  librados draws the client's
+ * address nonce from a thread-local generator seeded once per thread: in a
+ * forked child it goes on from the parent's state, so a child and its
+ * parent (or two children) connecting from their main threads got the same
+ * address, and fencing a dead child (blocklisting its address, when its
+ * lock is broken) fenced the parent too (ESHUTDOWN).  A new thread seeds
+ * its own generator. */
+struct connect_call {
+  rados_t cl;
+  int r;
+};
+
+static void *connect_main(void *arg)
+{
+  struct connect_call *c = arg;
+  c->r = rados_connect(c->cl);
+  return NULL;
+}
+
+static int connect_fresh_nonce(rados_t cl)
+{
+  struct connect_call c = {cl, 0};
+  pthread_t t;
+  if (pthread_create(&t, NULL, connect_main, &c) != 0)
+    return rados_connect(cl);
+  pthread_join(t, NULL);
+  return c.r;
+}
+
 static int connect_new(const char *conf, const char *id, rados_t *out)
 {
   rados_t cl;
@@ -124,7 +153,7 @@ static int connect_new(const char *conf, const char *id, rados_t *out)
   rados_conf_parse_env(cl, NULL); /* CEPH_ARGS */
   /* Fail in seconds, not minutes, when the cluster is unreachable. */
   rados_conf_set(cl, "client_mount_timeout", "30");
-  if ((r = rados_connect(cl)) < 0) {
+  if ((r = connect_fresh_nonce(cl)) < 0) {
     rados_shutdown(cl);
     return rados_err(r, "connecting to the Ceph cluster of %s",
                      conf && *conf ? conf : "the default configuration");
