@@ -491,8 +491,17 @@ int lbd_resize(lbd_image_t *img, uint64_t size)
       if (target && (r = image_step_lock(img->io->pool, img->header_oid,
                                          "lbd resize", cookie)) < 0)
         break;
+      /* Read under the lock: taking it may change the header object's
+       * version (a RADOS cls_lock writes the object), and a version read
+       * before would never match. */
+      if (target && (r = image_header_read(img->io->pool, img->id, &hdr)) < 0) {
+        image_step_unlock(img->io->pool, img->header_oid, cookie);
+        break;
+      }
       pthread_rwlock_wrlock(&img->io_lock);
-      r = image_header_set_overlap(img->io->pool, img->id, &hdr, size);
+      r = size < hdr.parent.overlap
+              ? image_header_set_overlap(img->io->pool, img->id, &hdr, size)
+              : -ECANCELED; /* changed meanwhile: look again */
       if (target)
         image_step_unlock(img->io->pool, img->header_oid, cookie);
       if (r == 0)

@@ -1,5 +1,6 @@
 #include "image_fixture.h"
 
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,9 +8,68 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "../objstore/fixture.h"
+
+static const char *backend_of(int which)
+{
+  const char *b = which == 2 ? getenv("LBD_TEST_BACKEND2") : NULL;
+  if (!b || !*b)
+    b = getenv("LBD_TEST_BACKEND");
+  return b && *b ? b : "local";
+}
+
+bool image_env_rados(int which)
+{
+  return strcmp(backend_of(which), "rados") == 0;
+}
+
+bool image_env_local_check(const char *why)
+{
+  if (!image_env_rados(1) && !image_env_rados(2))
+    return true;
+  fprintf(stderr, "skipped on rados (local-only check): %s\n", why);
+  return false;
+}
+
+static int pool_create_on(lbd_cluster_t *c, const char *name, const char *dir,
+                          int which)
+{
+  const char *b = backend_of(which);
+  if (strcmp(b, "local") == 0)
+    return lbd_pool_create(c, name, dir);
+  if (strcmp(b, "rados") != 0) {
+    fprintf(stderr, "image fixture: backend %s is not supported\n", b);
+    return -EINVAL;
+  }
+  static unsigned seq;
+  char rpool[64];
+  snprintf(rpool, sizeof rpool, "lbdt-%ld-%u", (long)getpid(), ++seq);
+  return lbd_pool_create_rados(c, name, getenv("LBD_TEST_CEPH_CONF"), rpool);
+}
+
+int image_env_pool_create(lbd_cluster_t *c, const char *name, const char *dir)
+{
+  return pool_create_on(c, name, dir, 2);
+}
+
+/* Remove C's pools on RADOS (their RADOS pools go with them). */
+static void remove_rados_pools(lbd_cluster_t *c)
+{
+  struct lbd_pool_info *p;
+  size_t n;
+  if (!c || (!image_env_rados(1) && !image_env_rados(2)) ||
+      lbd_pool_list(c, &p, &n) < 0)
+    return;
+  for (size_t i = 0; i < n; i++)
+    if (p[i].path && strncmp(p[i].path, "rados://", 8) == 0 &&
+        lbd_pool_remove(c, p[i].name) < 0)
+      fprintf(stderr, "teardown: pool %s: %s\n", p[i].name,
+              lbd_last_error());
+  lbd_pool_list_free(p, n);
+}
 
 int image_env_setup(void **state, const char *tag)
 {
@@ -20,6 +80,8 @@ int image_env_setup(void **state, const char *tag)
   }
   snprintf(e->dir, sizeof e->dir, "%s/cluster", e->tmp);
   if (lbd_cluster_open(e->dir, true, &e->c) < 0 ||
+      (image_env_rados(1) && (lbd_pool_remove(e->c, "rbd") < 0 ||
+                              pool_create_on(e->c, "rbd", NULL, 1) < 0)) ||
       lbd_ioctx_create(e->c, "rbd", NULL, &e->io) < 0) {
     fprintf(stderr, "setup: %s\n", lbd_last_error());
     return -1;
@@ -34,6 +96,7 @@ int image_env_teardown(void **state)
   if (!e)
     return 0;
   lbd_ioctx_destroy(e->io);
+  remove_rados_pools(e->c);
   lbd_cluster_close(e->c);
   if (!getenv("LBD_TEST_KEEP"))
     fixture_rm_rf(e->tmp);

@@ -12,9 +12,27 @@ struct image_env {
   lbd_ioctx_t *io; /* pool "rbd" */
 };
 
-/* cmocka set-up/tear-down: *state becomes a struct image_env. */
+/* cmocka set-up/tear-down: *state becomes a struct image_env.  Pool "rbd"
+ * is on the backend $LBD_TEST_BACKEND names ("local", the default, or
+ * "rados": a RADOS pool of its own in the cluster of $LBD_TEST_CEPH_CONF,
+ * removed with every other RADOS pool of the test at teardown). */
 int image_env_setup(void **state, const char *tag);
 int image_env_teardown(void **state);
+
+/* Make pool NAME of cluster C for a test, as lbd_pool_create(C, NAME, DIR)
+ * does on the local backend.  Its backend: $LBD_TEST_BACKEND2 if set (so
+ * that migrations between "rbd" and this pool cross backends), else
+ * $LBD_TEST_BACKEND.  On rados it is a new RADOS pool with a name unique
+ * to this process ("lbdt-PID-N"), DIR ignored. */
+int image_env_pool_create(lbd_cluster_t *c, const char *name,
+                          const char *dir);
+/* True when pool "rbd" (WHICH 1) or the pools of image_env_pool_create
+ * (WHICH 2) are on RADOS. */
+bool image_env_rados(int which);
+/* A check that only holds on the local backend (file sparseness, paths):
+ * false, after saying on stderr that it is skipped and WHY, when the test
+ * runs on RADOS (either pool); true otherwise. */
+bool image_env_local_check(const char *why);
 
 /* R is a negative errno (WANT, if not 0) with a non-empty lbd_last_error()
  * that contains MENTION (if not NULL); WHAT names the call for messages. */

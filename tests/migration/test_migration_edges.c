@@ -143,7 +143,7 @@ static lbd_ioctx_t *pool2(struct image_env *e)
 {
   lbd_ioctx_t *io;
   if (lbd_ioctx_create(e->c, "p2", NULL, &io) < 0) {
-    assert_ok(lbd_pool_create(e->c, "p2", NULL));
+    assert_ok(image_env_pool_create(e->c, "p2", NULL));
     assert_ok(lbd_ioctx_create(e->c, "p2", NULL, &io));
   }
   return io;
