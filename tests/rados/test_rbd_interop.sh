@@ -44,8 +44,10 @@ t0=$(date +%s)
 "$src/scripts/ceph-test-cluster.sh" start "$ceph_dir"
 CEPH_CONF="$ceph_dir/ceph.conf"
 export CEPH_CONF
-ceph osd pool create rbd 8 >/dev/null 2>&1
+ceph osd pool create rbd 8 >"$tmp/pool.out" 2>&1 || { cat "$tmp/pool.out"; exit 1; }
 rbd pool init rbd
+# one OSD: the cluster's default pool size is 1
+[ "$(ceph osd pool get rbd size)" = "size: 1" ] || { echo "FAIL: pool size"; exit 1; }
 echo "cluster and pool up in $(( $(date +%s) - t0 )) s"
 
 fail() { echo "FAIL: $*"; exit 1; }
@@ -105,6 +107,8 @@ rbdq import-diff st1.diff rbd/st
 for s in s1 s2 s3 s4; do rbdq export "rbd/src@$s" "r-$s.raw" >/dev/null; done
 rbdq export rbd/src r-h.raw >/dev/null
 rbdq export rbd/st@a st-a.raw >/dev/null; rbdq export rbd/st st-h.raw >/dev/null
+n=$(for s in s1 s2 s3 s4 h; do cksum <"r-$s.raw"; done | sort -u | wc -l)
+[ "$n" -eq 5 ] || fail "rbd's snapshots and head are not five different disks"
 # rbd's files
 rbdq export --export-format 2 rbd/src r.v2 >/dev/null
 rbdq export --export-format 2 rbd/st st.v2 >/dev/null
