@@ -616,6 +616,14 @@ static int rados_be_stat(struct objstore_backend_pool *bp, const char *oid,
   r = read_once(bp, io, oid, snapid, 0, 0, NULL, &got, &size, &mt, &ver,
                 &waited);
   rados_io_put(bp, io);
+  /* A history whose builder died (or that is still not written after the
+   * wait): the object is not there yet for whoever copies it, so that the
+   * copy run again (create_history) takes the build over.  Failing the
+   * stat instead failed every execute or flatten run again after a kill -9
+   * of the one that was writing it. */
+  if (r == -EIO && waited > 0 && snapid == OBJSTORE_SNAP_HEAD)
+    return lbd_error(ENOENT, "object %s is not written yet: its history "
+                     "was cut", oid);
   if (r == -EIO)
     return r;
   if (r < 0)
