@@ -4,7 +4,9 @@
 #  2. lbd's CLI: a pool on the cluster next to local pools, an image with
 #     snapshots imported into it (rbd's export format 2) and exported back,
 #     and live migration local -> rados -> local with snapshots and a
-#     client write between prepare and execute, checked bit for bit.
+#     client write between prepare and execute, checked bit for bit;
+#     diff, du, export-diff chains and export v2 of RADOS images (list-snaps)
+#     byte for byte the same as of local images of the same data.
 # usage: test_rados.sh BUILD_DIR SOURCE_DIR
 # Skips (77) where the Ceph daemons are missing and cannot be installed.
 set -eu
@@ -49,6 +51,7 @@ lbd() { "$build/lbd" --cluster-dir "$tmp/cluster" "$@"; }
 check_same() { # what file-a file-b
   if ! cmp -s "$2" "$3"; then
     echo "FAIL: $1: $2 and $3 differ"
+    case $1 in *diff\ *|*du\ *) diff "$2" "$3" | head -20 ;; esac
     exit 1
   fi
 }
@@ -94,6 +97,61 @@ lbd snap ls ceph/imported | grep -q s2 || { echo "FAIL: snapshots"; exit 1; }
 expect ceph/imported@s1 v0; expect ceph/imported@s2 v1; expect ceph/imported v2
 echo "import/export with snapshots through rados: ok"
 
+# What list-snaps and sparse reads of RADOS give (src/objstore/rados/
+# rados_snaps.cc): diff, du, export-diff and export v2 of a RADOS image
+# with snapshots, each against the same of the local image it came from
+# (same layout and data), and applied or imported into local images.
+# IMAGE_RADOS IMAGE_LOCAL TAG: every diff and du the same, export-diff
+# chains s1 -> s2 -> head and export v2 byte for byte the same, and what
+# they bring into local images reads as v0, v1, VHEAD.
+diffs_same() { # rados-image local-image head-version tag
+  r=$1 l=$2 vh=$3 tag=$4
+  for spec in "" "--from-snap s1" "--from-snap s2" "--whole-object"; do
+    for at in "" @s2; do
+      [ "$spec" = "--from-snap s2" ] && [ "$at" = @s2 ] && continue
+      # shellcheck disable=SC2086
+      lbd diff $spec "$r$at" > "$tmp/diff.r"
+      # shellcheck disable=SC2086
+      lbd diff $spec "$l$at" > "$tmp/diff.l"
+      [ -s "$tmp/diff.l" ] || { echo "FAIL: $tag: empty diff $spec $l$at"; exit 1; }
+      check_same "$tag: diff $spec $r$at" "$tmp/diff.r" "$tmp/diff.l"
+    done
+  done
+  for at in "" @s1 @s2; do
+    lbd du "$r$at" | awk '{ $1 = ""; print }' > "$tmp/du.r"
+    lbd du "$l$at" | awk '{ $1 = ""; print }' > "$tmp/du.l"
+    check_same "$tag: du $r$at" "$tmp/du.r" "$tmp/du.l"
+  done
+  rm -f "$tmp"/ed-*
+  lbd export-diff "$r@s1" "$tmp/ed-r1" >/dev/null
+  lbd export-diff --from-snap s1 "$r@s2" "$tmp/ed-r2" >/dev/null
+  lbd export-diff --from-snap s2 "$r" "$tmp/ed-r3" >/dev/null
+  lbd export-diff "$l@s1" "$tmp/ed-l1" >/dev/null
+  lbd export-diff --from-snap s1 "$l@s2" "$tmp/ed-l2" >/dev/null
+  lbd export-diff --from-snap s2 "$l" "$tmp/ed-l3" >/dev/null
+  for i in 1 2 3; do
+    check_same "$tag: export-diff $i" "$tmp/ed-r$i" "$tmp/ed-l$i"
+  done
+  lbd create --size 8M --object-size 1M "rbd/applied-$tag"
+  for i in 1 2 3; do
+    lbd import-diff "$tmp/ed-r$i" "rbd/applied-$tag" >/dev/null
+  done
+  expect "rbd/applied-$tag@s1" v0; expect "rbd/applied-$tag@s2" v1
+  expect "rbd/applied-$tag" "$vh"
+  rm -f "$tmp/x-r.v2" "$tmp/x-l.v2"
+  lbd export --export-format 2 "$r" "$tmp/x-r.v2" >/dev/null
+  lbd export --export-format 2 "$l" "$tmp/x-l.v2" >/dev/null
+  check_same "$tag: export v2" "$tmp/x-r.v2" "$tmp/x-l.v2"
+  lbd import --export-format 2 "$tmp/x-r.v2" "rbd/v2-$tag" >/dev/null
+  expect "rbd/v2-$tag@s1" v0; expect "rbd/v2-$tag@s2" v1
+  expect "rbd/v2-$tag" "$vh"
+  lbd rm "rbd/applied-$tag" >/dev/null 2>&1 || true
+  lbd snap purge "rbd/v2-$tag" >/dev/null 2>&1 || true
+  lbd rm "rbd/v2-$tag" >/dev/null 2>&1 || true
+}
+diffs_same ceph/imported rbd/base v2 imported
+echo "diff, du, export-diff, export v2 of a rados image: ok"
+
 # Live migration local -> rados, a client write between prepare and
 # execute (copy-up of whole histories into RADOS), then rados -> local.
 lbd migration prepare rbd/base ceph/moved
@@ -102,6 +160,15 @@ lbd migration execute ceph/moved >/dev/null
 lbd migration commit ceph/moved >/dev/null
 expect ceph/moved@s1 v0; expect ceph/moved@s2 v1; expect ceph/moved v3
 echo "migration local -> rados: ok"
+# Its objects' snapshot histories were written by copy-up and execute
+# (create_history): the same diffs as a local image migrated the same way.
+lbd import --export-format 2 "$tmp/base.v2" rbd/base-copy >/dev/null
+lbd migration prepare rbd/base-copy rbd/moved-local
+rm -f "$tmp/v3.diff"; to_version rbd/moved-local v3
+lbd migration execute rbd/moved-local >/dev/null
+lbd migration commit rbd/moved-local >/dev/null
+diffs_same ceph/moved rbd/moved-local v3 moved
+echo "diffs of a migrated rados image: ok"
 lbd migration prepare ceph/moved rbd/back
 lbd migration execute rbd/back >/dev/null
 lbd migration commit rbd/back >/dev/null

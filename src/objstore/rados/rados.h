@@ -21,9 +21,13 @@
  *    snap context (rados_ioctx_selfmanaged_snap_set_write_ctx on the
  *    call's own ioctx), reads at a snap use rados_ioctx_snap_set_read.
  *  - librados' C API (Pacific) has no sparse read, no list-snaps and no
- *    list-watchers.  Sparse reads read the range and report 4 KiB blocks of
- *    zeroes as holes (what they read is what the contract promises: the
- *    holes read as zeroes).  list_snaps gives ENOTSUP.  Watchers are found
+ *    list-watchers.  Sparse reads and list-snaps come from its C++ API
+ *    (rados_snaps.cc, built where libradospp-dev is installed; without it
+ *    list_snaps gives ENOTSUP and sparse reads read the whole range): of
+ *    the extents RADOS reports, 4 KiB blocks of zeroes count as holes too
+ *    (memstore reports whole objects; the holes read as zeroes, all the
+ *    contract promises).  list_snaps is RADOS' own: clones of removed snaps
+ *    stay listed until the OSD has trimmed them.  Watchers are found
  *    with a notify: each live watch answers with its holder (client, pid,
  *    mode, description); a watch whose process died stops answering at
  *    once (it times out in the notify), so it is not listed.
