@@ -227,6 +227,9 @@ streams=""
 for d in $rchain; do streams="$streams${streams:+, }$(file "$d")"; done
 migrate "{\"type\": \"rbd-diff\", \"streams\": [$streams]}" rbd/c2
 lbd_same "C: rbd-diff source" rbd/c2 r s1 s2 s3 s4 h
+# names and sizes; an import-only target's snapshots are never protected
+# (as for every source format: lbd's own snapshots included) and, the files
+# having no times, have timestamp 0
 for c in c1 c2; do
   got=$(lbd snap ls rbd/$c --format json | python3 -c 'import json, sys
 print(" ".join("%s:%s" % (s["name"], s["size"]) for s in json.load(sys.stdin)))')
