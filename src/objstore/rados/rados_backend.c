@@ -563,6 +563,12 @@ static ssize_t rados_be_read(struct objstore_backend_pool *bp, const char *oid,
                  ? lbd_error(ENOENT, "object %s does not exist", oid)
                  : lbd_error(ENOENT, "object %s did not exist at snap %" PRIu64,
                              oid, snapid);
+    /* A history whose builder died: not written yet, so the image reads
+     * what it would have copied (its backing), as stat says (abort after a
+     * kill -9 of execute failed with EIO here). */
+    if (r == -EIO && waited > 0)
+      return lbd_error(ENOENT, "object %s is not written yet: its history "
+                       "was cut", oid);
     if (r == -EIO)
       return r; /* rados_history_wait() said why */
     return rados_err(r, "reading object %s", oid);
@@ -1201,6 +1207,8 @@ static int rados_be_operate(struct objstore_backend_pool *bp, const char *oid,
   bool known_missing = false;  /* the guard met no object: go unguarded */
   bool met_exists = false;     /* our create met the object: ENOENT is final */
   bool gone_once = false;      /* went again on a marker gone meanwhile */
+  bool unguarded = false;      /* a remove that goes past a cut history */
+  bool remove_only = op->nsteps == 1 && op->steps[0].type == STEP_REMOVE;
   unsigned waited = 0;
   for (int attempt = 0;; attempt++) {
     bool exists = !known_missing, skip_xcmp = false;
@@ -1249,7 +1257,7 @@ static int rados_be_operate(struct objstore_backend_pool *bp, const char *oid,
     /* On an object that exists, wait for no history being written
      * (rados_history.c); on a missing one, create it ourselves, so that a
      * history written meanwhile makes us go again. */
-    bool guard = exists;
+    bool guard = exists && !unguarded;
     bool our_create = !exists && creates && !user_excl && !asserts;
     rados_write_op_t w = rados_create_write_op();
     if (guard)
@@ -1289,6 +1297,13 @@ static int rados_be_operate(struct objstore_backend_pool *bp, const char *oid,
       int w8 = rados_history_wait(bp, io, oid, &waited);
       if (w8 > 0 || (w8 == 0 && (!has_xcmp || !gone_once))) {
         gone_once |= w8 == 0;
+        continue;
+      }
+      /* A history whose builder died goes with a remove (an aborted
+       * target, an image removed after a kill -9 of its copy). */
+      if (w8 < 0 && remove_only) {
+        lbd_error_clear();
+        unguarded = true;
         continue;
       }
       if (w8 < 0) {
