@@ -964,7 +964,10 @@ int lbd_migration_status(lbd_ioctx_t *io, const char *image,
   snprintf(st->dest_id, sizeof st->dest_id, "%s", p.dst_id);
   const struct image_migration *m =
       p.have_dst ? &p.dst.migration : &p.src.migration;
-  snprintf(st->state, sizeof st->state, "%s", m->state);
+  /* Found by a commit marker (a commit cut after it let go of the links):
+   * the commit is what is left to do. */
+  snprintf(st->state, sizeof st->state, "%s",
+           m->role == IMAGE_MIGRATION_NONE ? "committing" : m->state);
   snprintf(st->state_desc, sizeof st->state_desc, "%s", m->state_desc);
   if (p.have_dst && p.dst.migration.import_only)
     r = import_spec_redacted(p.dst_io, p.dst_id, st->source_spec,
