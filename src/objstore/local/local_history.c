@@ -93,11 +93,12 @@ struct history {
   size_t n;
   const uint64_t *files;
   uint64_t seq;
+  unsigned buried; /* files of states whose snaps went meanwhile */
 };
 
 /* The record: one clone per existing snapshot state, then the head. */
 static int history_record(MDB_txn *txn, struct objstore_backend_pool *bp,
-                          const struct local_commit *c, const struct history *h,
+                          const struct local_commit *c, struct history *h,
                           struct local_record *rec)
 {
   const struct objstore_history_state *states = h->states;
@@ -123,8 +124,8 @@ static int history_record(MDB_txn *txn, struct objstore_backend_pool *bp,
         cl->nsnaps == 0) { /* its snaps went meanwhile */
       free(cl->snaps);
       cl->snaps = NULL;
-      if (r == 0)
-        r = local_file_bury(txn, bp, h->files[i]);
+      if (r == 0 && (r = local_file_bury(txn, bp, h->files[i])) == 0)
+        h->buried++;
       continue;
     }
     rec->nclones++;
@@ -149,8 +150,9 @@ static int history_record(MDB_txn *txn, struct objstore_backend_pool *bp,
 static int history_put(MDB_txn *txn, struct objstore_backend_pool *bp,
                        struct local_commit *c)
 {
-  const struct history *h = c->arg;
+  struct history *h = c->arg;
   uint64_t pool_seq;
+  h->buried = 0; /* counts this try only */
   int r = kv_get(txn, bp->kv->dbi[LDB_OBJ], c->key, c->klen, &(MDB_val){0});
   if (r != -ENOENT)
     return r == 0 ? lbd_error(EEXIST, "it exists (or has snapshot clones)")
@@ -218,6 +220,8 @@ int local_create_history(struct objstore_backend_pool *bp, const char *oid,
   if (r < 0 && r != -EEXIST)
     lbd_error_prefix(r, "object %s", oid);
   local_obj_unlock(bp, lfd, key, klen, true);
+  if (r == 0)
+    local_file_buried(bp, h.buried); /* unlinked once LMDB is synced */
   free(fds);
   free(files);
   return r;

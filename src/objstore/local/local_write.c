@@ -721,8 +721,12 @@ static void group_commit(struct objstore_backend_pool *bp,
                          struct local_commit *group)
 {
   MDB_txn *txn = NULL;
+  lbd_error_clear();
   int r = kvenv_begin(bp->kv, true, &txn);
   bool shared = group->next != NULL, any = false;
+  char why[sizeof group->err] = "";
+  if (r < 0) /* the loop below clears the message: keep it */
+    snprintf(why, sizeof why, "%s", lbd_last_error());
   for (struct local_commit *c = group; r == 0 && c; c = c->next) {
     lbd_error_clear();
     c->result = group_put(bp, txn, shared, c);
@@ -734,15 +738,17 @@ static void group_commit(struct objstore_backend_pool *bp,
     }
     any |= c->result == 0;
   }
-  lbd_error_clear();
-  if (r == 0 && txn && any)
-    r = kvenv_commit(txn); /* frees TXN, also when it fails */
-  else if (r == 0 && txn)
+  if (r == 0 && txn && any) {
+    if ((r = kvenv_commit(txn)) < 0) /* frees TXN, also when it fails */
+      snprintf(why, sizeof why, "%s", lbd_last_error());
+  } else if (r == 0 && txn) {
     mdb_txn_abort(txn);
+  }
+  lbd_error_clear();
   for (struct local_commit *c = group; c; c = c->next) {
     if (r < 0 && c->result >= 0) {
       c->result = r;
-      snprintf(c->err, sizeof c->err, "%s", lbd_last_error());
+      snprintf(c->err, sizeof c->err, "%s", why);
     }
     if (c->result == 1)
       c->result = 0;
