@@ -233,6 +233,12 @@ void local_prefetch(struct objstore_backend_pool *bp, const char *oid,
 {
   struct local_fd_ref ref;
   uint64_t size;
+  /* A hint never waits: not for an op that holds the object's exclusive
+   * lock (open_at would), nor to settle a dead holder's commit. */
+  char key[KEY_MAX + 1];
+  size_t klen = local_obj_key(bp->ns, oid, key, sizeof key);
+  if (bp->marks[local_obj_lock_byte(key, klen)])
+    return;
   if (open_at(bp, oid, OBJSTORE_SNAP_HEAD, &ref, &size, NULL) < 0)
     return;
   if (off < size) /* starts the reads, does not wait for them */
