@@ -18,6 +18,7 @@
 #define RESERVED_NS_BYTE '\x01'
 #define LIST_BATCH 1024
 #define ZERO_BLOCK 4096
+#define LIST_STATS_AIO 128
 
 /* ---- errors and config --------------------------------------------------- */
 
@@ -981,17 +982,38 @@ static int rados_be_list(struct objstore_backend_pool *bp, unsigned flags,
   rados_ioctx_set_namespace(io, bp->ns);
   /* An object whose head was removed while snapshots keep clones is still
    * listed by RADOS (a whiteout head): keep only those with a head. */
+  /* The stats go LIST_STATS_AIO at a time (one by one, a listing of a
+   * pool of N objects took N round trips: execute, which lists its
+   * source's objects, slowed down with the pool's size). */
   size_t kept = 0;
-  for (size_t i = 0; r == 0 || r == -ENOENT ? i < n : false; i++) {
-    uint64_t size;
-    time_t mt;
-    rados_ioctx_set_namespace(io, all[i].ns);
-    int e = rados_stat(io, all[i].name, &size, &mt);
-    if (e == -ENOENT) {
-      free(all[i].ns);
-      free(all[i].name);
-    } else {
-      all[kept++] = all[i];
+  for (size_t b = 0; r == 0 || r == -ENOENT ? b < n : false;
+       b += LIST_STATS_AIO) {
+    size_t m = n - b < LIST_STATS_AIO ? n - b : LIST_STATS_AIO;
+    rados_completion_t comp[LIST_STATS_AIO];
+    uint64_t size[LIST_STATS_AIO];
+    time_t mt[LIST_STATS_AIO];
+    int e[LIST_STATS_AIO];
+    for (size_t i = 0; i < m; i++) {
+      e[i] = rados_aio_create_completion2(NULL, NULL, &comp[i]);
+      if (e[i] == 0) {
+        rados_ioctx_set_namespace(io, all[b + i].ns);
+        e[i] = rados_aio_stat(io, all[b + i].name, comp[i], &size[i], &mt[i]);
+        if (e[i] < 0)
+          rados_aio_release(comp[i]);
+      }
+    }
+    for (size_t i = 0; i < m; i++) {
+      if (e[i] == 0) {
+        rados_aio_wait_for_complete(comp[i]);
+        e[i] = rados_aio_get_return_value(comp[i]);
+        rados_aio_release(comp[i]);
+      }
+      if (e[i] == -ENOENT) {
+        free(all[b + i].ns);
+        free(all[b + i].name);
+      } else {
+        all[kept++] = all[b + i];
+      }
     }
   }
   if (r == 0 || r == -ENOENT)
