@@ -26,14 +26,6 @@ bool image_env_rados(int which)
   return strcmp(backend_of(which), "rados") == 0;
 }
 
-bool image_env_local_check(const char *why)
-{
-  if (!image_env_rados(1) && !image_env_rados(2))
-    return true;
-  fprintf(stderr, "skipped on rados (local-only check): %s\n", why);
-  return false;
-}
-
 static int pool_create_on(lbd_cluster_t *c, const char *name, const char *dir,
                           int which)
 {

@@ -29,10 +29,6 @@ int image_env_pool_create(lbd_cluster_t *c, const char *name,
 /* True when pool "rbd" (WHICH 1) or the pools of image_env_pool_create
  * (WHICH 2) are on RADOS. */
 bool image_env_rados(int which);
-/* A check that only holds on the local backend (file sparseness, paths):
- * false, after saying on stderr that it is skipped and WHY, when the test
- * runs on RADOS (either pool); true otherwise. */
-bool image_env_local_check(const char *why);
 
 /* R is a negative errno (WANT, if not 0) with a non-empty lbd_last_error()
  * that contains MENTION (if not NULL); WHAT names the call for messages. */
