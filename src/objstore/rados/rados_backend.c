@@ -1279,7 +1279,11 @@ static int rados_be_operate(struct objstore_backend_pool *bp, const char *oid,
     /* On an object that exists, wait for no history being written
      * (rados_history.c); on a missing one, create it ourselves, so that a
      * history written meanwhile makes us go again. */
-    bool guard = exists && !unguarded;
+    /* (An exclusive create of the caller's needs no guard: on an object
+     * that exists, marker or not, it fails EEXIST by itself.  Guarded, it
+     * failed on the missing object and went again: every copy-up sent its
+     * data twice.) */
+    bool guard = exists && !unguarded && !user_excl;
     bool our_create = !exists && creates && !user_excl && !asserts;
     rados_write_op_t w = rados_create_write_op();
     if (guard)
