@@ -8,9 +8,8 @@
 # stop the cluster after each run), pool size 1, no cephx, bound to
 # 127.0.0.1 on ports picked at random.  Clients use CEPH_CONF=DIR/ceph.conf.
 #
-# The Ceph daemons (ceph-mon, ceph-osd, ceph-mgr, ceph-common: a few hundred
-# MB) are installed here, on first use, rather than by install-deps.sh,
-# which installs only librados-dev (what the build needs).
+# The Ceph daemons (ceph-mon, ceph-osd, ceph-mgr, ceph-common) are installed
+# by scripts/install-deps.sh; here too, on first use, where that did not run.
 set -eu
 
 usage() { echo "usage: $0 start|stop DIR" >&2; exit 2; }
@@ -152,7 +151,15 @@ CONF
   setsid ceph-mgr -c "$conf" -f -i x >"$dir/mgr.out" 2>&1 &
   echo $! >> "$dir/pids"
   uuid=$(cat /proc/sys/kernel/random/uuid)
-  id=$(ceph -c "$conf" osd new "$uuid")
+  # The monitor may still answer EPERM ("problem getting command
+  # descriptions") for a moment; osd new of the same uuid is idempotent.
+  i=0
+  until id=$(ceph -c "$conf" --connect-timeout 20 osd new "$uuid" 2>"$dir/osd-new.err")
+  do
+    i=$((i + 1))
+    [ $i -lt 40 ] || fail "osd new failed: $(cat "$dir/osd-new.err")"
+    sleep 0.25
+  done
   ceph-osd -c "$conf" -i "$id" --mkfs --osd-uuid "$uuid" >/dev/null 2>&1
   # Now and then a fresh OSD never reports to the monitor (it stays at
   # "log_to_monitors"): started again, it boots.

@@ -10,11 +10,13 @@ set -eu
 # tests: cmocka; qemu-img/qemu-io/qemu-nbd, libnbd's tools, nginx (HTTP)
 # and Node.js with npm (s3rver for S3; Debian's npm only if the machine has
 # no npm of its own) as real peers
-# rados backend: librados-dev (the Ceph daemons of its test cluster are big:
-# scripts/ceph-test-cluster.sh installs them itself on first use)
+# rados backend: librados-dev, libradospp-dev (list-snaps and sparse reads
+# come from librados' C++ API), and the Ceph daemons of its one-node test
+# cluster (scripts/ceph-test-cluster.sh), installed here so that tests
+# running at once never race for the package manager
 PACKAGES="build-essential cmake pkg-config liblmdb-dev libcmocka-dev libjansson-dev python3
 libcurl4-openssl-dev libssl-dev zlib1g-dev libzstd-dev qemu-utils libnbd-bin libnbd-dev nginx-light curl
-python3-libnbd fio librados-dev"
+python3-libnbd fio librados-dev libradospp-dev ceph-mon ceph-osd ceph-mgr ceph-common"
 
 missing=""
 for p in $PACKAGES; do
