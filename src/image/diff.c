@@ -384,10 +384,15 @@ static int visit_listed(uint64_t objectno, const char *oid, void *arg)
   return objectno < d->first_obj ? 0 : visit(d, objectno);
 }
 
+enum { DIFF_LIST_MIN_OBJECTS = 64 };
+
 static int walk(struct diff *d)
 {
+  /* A listing costs the pool (RADOS lists it whole, in hash order): only
+   * for ranges of many objects, not for one object's copy-up check. */
   bool listing = !d->from_id && d->end_id == OBJSTORE_SNAP_HEAD &&
-                 !d->parent.n && !d->img->omap;
+                 !d->parent.n && !d->img->omap &&
+                 d->end_obj - d->first_obj > DIFF_LIST_MIN_OBJECTS;
   int r;
   if (listing) {
     r = image_each_data_object(d->img, visit_listed, d);

@@ -3,7 +3,7 @@
 # backends, against a one-node Ceph cluster this test starts and stops:
 #  1. the image programs on image_env_setup (snapshot, clone with its
 #     kill -9 trials of flatten and rollback, clone_edges, trash, metadata,
-#     config_key, aio_fork) with LBD_TEST_BACKEND=rados: pool "rbd" of each
+#     config_key, aio_fork, diff: diffs and du against a model) with LBD_TEST_BACKEND=rados: pool "rbd" of each
 #     test is a RADOS pool of its own, removed at the test's teardown
 #     (tests/image/image_fixture.c);
 #  2. test_migration and test_migration_edges with both pools on RADOS;
@@ -14,9 +14,7 @@
 #     prepare/execute/commit/abort at random points, then recovery, every
 #     byte of the head and every snapshot checked against a model;
 #  4. no RADOS pool of the tests is left behind.
-# Left out: test_diff (diffs of RADOS images need list-snaps, which the
-# rados backend lacks yet), and the image programs with set-ups of their
-# own (advisory_lock, aio, copy_du, image_bad_input, image_model,
+# Left out: the image programs with set-ups of their own (advisory_lock, aio, copy_du, image_bad_input, image_model,
 # image_sparse, image_two_procs, object_map, striping).
 # usage: test_rados_suites.sh BUILD_DIR SOURCE_DIR
 # LBD_RADOS_KILL_TRIALS: kill -9 trials per test_migration run (default 8,
@@ -60,7 +58,7 @@ run() { # what env... program
 }
 
 # ---- 1, 2: the programs with every pool on RADOS ---------------------------
-for p in snapshot clone clone_edges trash metadata config_key aio_fork; do
+for p in snapshot clone clone_edges trash metadata config_key aio_fork diff; do
   run "image/test_$p on rados" LBD_TEST_BACKEND=rados \
     "$build/tests/image/image_test_$p"
 done
