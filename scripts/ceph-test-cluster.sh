@@ -146,8 +146,16 @@ CONF
     [ $i -lt 40 ] || fail "the monitor did not come up"
     sleep 0.25
   done
-  [ "$(ceph -c "$conf" fsid 2>/dev/null)" = "$fsid" ] ||
-    fail "another cluster's monitor answers on port $port"
+  # (another cluster's answers with its fsid; ours may fail for a moment)
+  i=0
+  until got=$(ceph -c "$conf" --connect-timeout 20 fsid 2>"$dir/fsid.err") &&
+    [ -n "$got" ]; do
+    i=$((i + 1))
+    [ $i -lt 40 ] || fail "ceph fsid failed: $(cat "$dir/fsid.err")"
+    sleep 0.25
+  done
+  [ "$got" = "$fsid" ] ||
+    fail "another cluster's monitor (fsid $got) answers on port $port"
   setsid ceph-mgr -c "$conf" -f -i x >"$dir/mgr.out" 2>&1 &
   echo $! >> "$dir/pids"
   uuid=$(cat /proc/sys/kernel/random/uuid)
