@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "image/backing.h"
+#include "image/diff.h"
 #include "image/image.h"
 #include "util/error.h"
 #include "util/extents.h"
@@ -55,6 +56,28 @@ static int image_extents(lbd_image_t *img, uint64_t off, uint64_t len,
   return lbd_diff_iterate(img, NULL, off, len, true, false, add_extent, out);
 }
 
+static int stop_at_data(uint64_t off, uint64_t len, bool exists, void *arg)
+{
+  (void)off, (void)len, (void)arg;
+  return exists ? 1 : 0;
+}
+
+/* 1 if IMG (a parent or source handle, its own backing included) has an
+ * object in [OFF, OFF+LEN), 0 if not: stats, no data read. */
+static int image_may_have_data(lbd_image_t *img, uint64_t off, uint64_t len)
+{
+  return image_diff_iterate(img, 0, 0, off, len,
+                            IMAGE_DIFF_INCLUDE_PARENT | IMAGE_DIFF_EXISTENCE,
+                            stop_at_data, NULL);
+}
+
+static int parent_may_have_data(struct image_backing *b, uint64_t snap,
+                                uint64_t off, uint64_t len)
+{
+  (void)snap;
+  return image_may_have_data(((struct parent_backing *)b)->parent, off, len);
+}
+
 static int parent_extents(struct image_backing *b, uint64_t snap,
                           uint64_t off, uint64_t len, struct extent_set *out)
 {
@@ -70,9 +93,9 @@ static void parent_close(struct image_backing *b)
   free(p);
 }
 
-static const struct image_backing_ops parent_ops = {parent_read,
-                                                    parent_extents,
-                                                    parent_close};
+static const struct image_backing_ops parent_ops = {
+    .read = parent_read, .extents = parent_extents, .close = parent_close,
+    .may_have_data = parent_may_have_data};
 
 /* A migration target's source: the source image read at the source
  * snapshot that each target snapshot was made from (its head for the
@@ -152,6 +175,15 @@ static int source_extents(struct image_backing *base, uint64_t snap,
   return r < 0 ? r : image_extents(src, off, len, out);
 }
 
+static int source_may_have_data(struct image_backing *base, uint64_t snap,
+                                uint64_t off, uint64_t len)
+{
+  struct source_backing *b = (struct source_backing *)base;
+  lbd_image_t *src;
+  int r = source_image(b, snap, &src);
+  return r < 0 ? r : image_may_have_data(src, off, len);
+}
+
 static void source_close(struct image_backing *base)
 {
   struct source_backing *b = (struct source_backing *)base;
@@ -164,9 +196,9 @@ static void source_close(struct image_backing *base)
   free(b);
 }
 
-static const struct image_backing_ops source_ops = {source_read,
-                                                    source_extents,
-                                                    source_close};
+static const struct image_backing_ops source_ops = {
+    .read = source_read, .extents = source_extents, .close = source_close,
+    .may_have_data = source_may_have_data};
 
 /* Which source snapshot each target snapshot reads. */
 static int source_snap_map(struct lbd_image *img, struct source_backing *b)

@@ -28,6 +28,11 @@ struct image_backing_ops {
   int (*extents)(struct image_backing *b, uint64_t snap, uint64_t off,
                  uint64_t len, struct extent_set *out);
   void (*close)(struct image_backing *b);
+  /* Optional, a cheaper question than extents: 1 if [OFF, OFF+LEN) may
+   * hold data as SNAP sees it (an object there counts, whatever it
+   * holds), 0 if it holds none. */
+  int (*may_have_data)(struct image_backing *b, uint64_t snap, uint64_t off,
+                       uint64_t len);
 };
 
 struct image_backing {

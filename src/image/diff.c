@@ -44,6 +44,7 @@ struct diff {
   uint64_t off, end;        /* the image range reported */
   uint64_t first_obj, end_obj; /* the objects examined: [first, end) */
   bool whole_object;
+  bool existence;           /* IMAGE_DIFF_EXISTENCE */
   struct extent_set parent; /* image extents read from the parent */
   bool source;              /* a migration target's source counts */
   struct piece_vec set;     /* pieces of the object set being examined */
@@ -325,6 +326,19 @@ static bool map_known(const struct diff *d, bool *exists, uint64_t objectno)
   return true;
 }
 
+/* Whether OID exists at the end version. */
+static int object_exists(struct diff *d, const char *oid, bool *exists)
+{
+  struct objstore_stat st;
+  int r = objstore_stat(d->img->data, oid, d->end_id, &st);
+  *exists = r == 0;
+  if (r == -ENOENT) {
+    lbd_error_clear();
+    r = 0;
+  }
+  return r;
+}
+
 /* Examine OBJECTNO (under io_lock, shared), adding its changed pieces. */
 static int examine_object(struct diff *d, uint64_t objectno)
 {
@@ -335,9 +349,14 @@ static int examine_object(struct diff *d, uint64_t objectno)
   int r = 0;
   image_data_oid(d->img, objectno, oid, sizeof oid);
   bool known = map_known(d, &exists, objectno);
+  if (!known && d->existence && !d->from_id) {
+    if ((r = object_exists(d, oid, &exists)) < 0)
+      return r;
+    known = true;
+  }
   if (known && !exists && !d->from_id && !d->parent.n)
     return 0; /* nothing there, nothing before */
-  if (known && exists && !d->from_id && d->whole_object) {
+  if (known && exists && !d->from_id && (d->whole_object || d->existence)) {
     end.exists = true; /* the map says enough */
     r = extent_set_add(&data, 0, d->l.object_size);
   } else {
@@ -444,6 +463,7 @@ int image_diff_iterate(struct lbd_image *img, uint64_t from_id,
     return r;
   struct diff d = {.img = img, .from_id = from_id, .end_id = img->snap_id,
                    .whole_object = flags & IMAGE_DIFF_WHOLE_OBJECT,
+                   .existence = flags & IMAGE_DIFF_EXISTENCE,
                    .set_no = UINT64_MAX, .cb = cb, .arg = arg};
   pthread_mutex_lock(&img->mu);
   d.l = img->hdr.layout;

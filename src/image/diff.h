@@ -11,6 +11,10 @@ enum {
   IMAGE_DIFF_WHOLE_OBJECT = 1 << 1,   /* report whole objects that changed */
   IMAGE_DIFF_OWN_DATA = 1 << 2,       /* only the image's own objects: not
                                          even a migration target's source */
+  IMAGE_DIFF_EXISTENCE = 1 << 3,      /* from the beginning: an object that
+                                         exists counts wholly as data (a
+                                         stat, not a sparse read, which on
+                                         RADOS moves the data) */
 };
 
 /* Report to CB, in image order and coalesced, the extents of [OFF, OFF+LEN)

@@ -193,30 +193,40 @@ static int object_modify(struct lbd_image *img, uint64_t objectno,
   return r;
 }
 
-/* Whether the backing holds any data for object OBJECTNO, at the head or
- * (with history) at a snapshot: else a copy-up would read only zeroes. */
+/* 1 if the backing may hold data in [OFF, OFF+LEN) at SNAP, 0 if not. */
+static int backing_range_has_data(struct image_backing *b, uint64_t snap,
+                                  uint64_t off, uint64_t len)
+{
+  if (b->ops->may_have_data)
+    return b->ops->may_have_data(b, snap, off, len);
+  struct extent_set found = {0};
+  int r = b->ops->extents(b, snap, off, len, &found);
+  bool any = found.n > 0;
+  extent_set_free(&found);
+  return r < 0 ? r : any;
+}
+
+/* Whether the backing may hold data for object OBJECTNO, at the head or
+ * (with history) at a snapshot: else a copy-up would read only zeroes.
+ * (An object of all zeroes counts: the copy-up finds it empty.) */
 static int backing_has_data(struct lbd_image *img, uint64_t objectno)
 {
   const struct striping *l = &img->hdr.layout;
   uint64_t span = l->stripe_count == 1 ? l->object_size : l->stripe_unit;
   size_t nsnaps = image_copyup_history(img) ? img->snapc.nsnaps : 0;
-  struct extent_set found = {0};
   int r = 0;
-  for (size_t i = 0; r == 0 && i <= nsnaps && !found.n; i++) {
+  for (size_t i = 0; r == 0 && i <= nsnaps; i++) {
     uint64_t snap = i < nsnaps ? img->snap_ids[i] : OBJSTORE_SNAP_HEAD;
     uint64_t overlap = i < nsnaps ? img->snap_overlaps[i] : image_overlap(img);
-    for (uint64_t o = 0; r == 0 && o < l->object_size && !found.n; o += span) {
+    for (uint64_t o = 0; r == 0 && o < l->object_size; o += span) {
       uint64_t off = striping_image_offset(l, objectno, o);
       if (off < overlap)
-        r = img->backing->ops->extents(img->backing, snap, off,
-                                       overlap - off < span ? overlap - off
-                                                            : span,
-                                       &found);
+        r = backing_range_has_data(img->backing, snap, off,
+                                   overlap - off < span ? overlap - off
+                                                        : span);
     }
   }
-  bool any = found.n > 0;
-  extent_set_free(&found);
-  return r < 0 ? r : any;
+  return r;
 }
 
 int image_copyup_object(struct lbd_image *img, uint64_t objectno)

@@ -291,7 +291,7 @@ static void backing_close(struct image_backing *base)
 }
 
 static const struct image_backing_ops import_ops = {
-    backing_read, backing_extents, backing_close};
+    .read = backing_read, .extents = backing_extents, .close = backing_close};
 
 static int read_spec(struct lbd_image *img, char **spec)
 {
