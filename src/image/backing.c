@@ -67,7 +67,8 @@ static int stop_at_data(uint64_t off, uint64_t len, bool exists, void *arg)
 static int image_may_have_data(lbd_image_t *img, uint64_t off, uint64_t len)
 {
   return image_diff_iterate(img, 0, 0, off, len,
-                            IMAGE_DIFF_INCLUDE_PARENT | IMAGE_DIFF_EXISTENCE,
+                            IMAGE_DIFF_INCLUDE_PARENT | IMAGE_DIFF_EXISTENCE |
+                                IMAGE_DIFF_SIZE_AS_OPEN,
                             stop_at_data, NULL);
 }
 

@@ -458,9 +458,14 @@ int image_diff_iterate(struct lbd_image *img, uint64_t from_id,
   if (from_id && from_id == img->snap_id)
     return 0; /* the same version: nothing changed */
   uint64_t size;
-  int r = image_diff_end_size(img, &size);
-  if (r < 0)
+  int r = 0;
+  if (flags & IMAGE_DIFF_SIZE_AS_OPEN) {
+    pthread_mutex_lock(&img->mu);
+    size = img->hdr.size;
+    pthread_mutex_unlock(&img->mu);
+  } else if ((r = image_diff_end_size(img, &size)) < 0) {
     return r;
+  }
   struct diff d = {.img = img, .from_id = from_id, .end_id = img->snap_id,
                    .whole_object = flags & IMAGE_DIFF_WHOLE_OBJECT,
                    .existence = flags & IMAGE_DIFF_EXISTENCE,

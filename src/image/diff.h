@@ -15,6 +15,9 @@ enum {
                                          exists counts wholly as data (a
                                          stat, not a sparse read, which on
                                          RADOS moves the data) */
+  IMAGE_DIFF_SIZE_AS_OPEN = 1 << 4,   /* the handle's size, not the head's
+                                         read anew (a read-only backing's,
+                                         which no one resizes) */
 };
 
 /* Report to CB, in image order and coalesced, the extents of [OFF, OFF+LEN)

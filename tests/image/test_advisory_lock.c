@@ -16,33 +16,36 @@
 #include <cmocka.h>
 
 #include "lbd/lbd.h"
+#include "image_fixture.h"
 #include "../objstore/fixture.h"
 
 #define MiB (1ULL << 20)
 
 struct env {
-  char *tmp;
-  char dir[4096];
-  lbd_cluster_t *c[2];  /* two clients */
+  struct image_env *base; /* client 0: its cluster handle and pool rbd */
+  lbd_cluster_t *c[2];    /* two clients */
   lbd_ioctx_t *io[2];
-  lbd_image_t *img[2];  /* "img" opened by each, read-write */
+  lbd_image_t *img[2];    /* "img" opened by each, read-write */
 };
 
 static int setup(void **state)
 {
   struct env *e = calloc(1, sizeof *e);
-  if (!e || !(e->tmp = fixture_mkdtemp("image-advisory-lock")))
+  void *base;
+  if (!e || image_env_setup(&base, "image-advisory-lock") < 0)
     return -1;
-  snprintf(e->dir, sizeof e->dir, "%s/cluster", e->tmp);
+  e->base = base;
+  e->c[0] = e->base->c;
+  e->io[0] = e->base->io;
   struct lbd_image_options o = {.size = 8 * MiB};
-  for (int i = 0; i < 2; i++)
-    if (lbd_cluster_open(e->dir, true, &e->c[i]) < 0 ||
-        lbd_ioctx_create(e->c[i], "rbd", NULL, &e->io[i]) < 0 ||
-        (i == 0 && lbd_create(e->io[0], "img", &o) < 0) ||
-        lbd_open(e->io[i], "img", NULL, 0, &e->img[i]) < 0) {
-      fprintf(stderr, "setup: %s\n", lbd_last_error());
-      return -1;
-    }
+  if (lbd_create(e->io[0], "img", &o) < 0 ||
+      lbd_cluster_open(e->base->dir, false, &e->c[1]) < 0 ||
+      lbd_ioctx_create(e->c[1], "rbd", NULL, &e->io[1]) < 0 ||
+      lbd_open(e->io[0], "img", NULL, 0, &e->img[0]) < 0 ||
+      lbd_open(e->io[1], "img", NULL, 0, &e->img[1]) < 0) {
+    fprintf(stderr, "setup: %s\n", lbd_last_error());
+    return -1;
+  }
   *state = e;
   return 0;
 }
@@ -50,16 +53,15 @@ static int setup(void **state)
 static int teardown(void **state)
 {
   struct env *e = *state;
-  for (int i = 0; e && i < 2; i++) {
+  if (!e)
+    return 0;
+  for (int i = 0; i < 2; i++)
     if (e->img[i])
       lbd_close(e->img[i]);
-    lbd_ioctx_destroy(e->io[i]);
-    lbd_cluster_close(e->c[i]);
-  }
-  if (e && !getenv("LBD_TEST_KEEP"))
-    fixture_rm_rf(e->tmp);
-  if (e)
-    free(e->tmp);
+  lbd_ioctx_destroy(e->io[1]);
+  lbd_cluster_close(e->c[1]);
+  void *base = e->base;
+  image_env_teardown(&base);
   free(e);
   return 0;
 }
@@ -169,7 +171,7 @@ static void test_persists_after_exit(void **state)
     lbd_cluster_t *c;
     lbd_ioctx_t *io;
     lbd_image_t *img;
-    int r = lbd_cluster_open(e->dir, false, &c);
+    int r = lbd_cluster_open(e->base->dir, false, &c);
     if (r == 0)
       r = lbd_ioctx_create(c, "rbd", NULL, &io);
     if (r == 0)
@@ -229,7 +231,7 @@ static void test_race(void **state)
       lbd_image_t *img;
       char cookie[16], go;
       snprintf(cookie, sizeof cookie, "racer%d", i);
-      int r = lbd_cluster_open(e->dir, false, &c);
+      int r = lbd_cluster_open(e->base->dir, false, &c);
       if (r == 0)
         r = lbd_ioctx_create(c, "rbd", NULL, &io);
       if (r == 0)

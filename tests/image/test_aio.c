@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "lbd/lbd.h"
+#include "image_fixture.h"
 #include "../objstore/fixture.h"
 
 #define KiB (1ULL << 10)
@@ -24,26 +25,22 @@
 #define OPSIZE (16 * KiB)
 
 struct env {
-  char *tmp;
-  lbd_cluster_t *c;
-  lbd_ioctx_t *io;
+  struct image_env *base;
   lbd_image_t *img;
 };
 
 static int setup(void **state)
 {
   struct env *e = calloc(1, sizeof *e);
-  char dir[4096];
-  if (!e || !(e->tmp = fixture_mkdtemp("image-aio")))
+  void *base;
+  if (!e || image_env_setup(&base, "image-aio") < 0)
     return -1;
-  snprintf(dir, sizeof dir, "%s/cluster", e->tmp);
+  e->base = base;
   /* striped, so that ops cross objects */
   struct lbd_image_options o = {.size = SIZE, .object_size = 1 * MiB,
                                 .stripe_unit = 8 * KiB, .stripe_count = 4};
-  if (lbd_cluster_open(dir, true, &e->c) < 0 ||
-      lbd_ioctx_create(e->c, "rbd", NULL, &e->io) < 0 ||
-      lbd_create(e->io, "img", &o) < 0 ||
-      lbd_open(e->io, "img", NULL, 0, &e->img) < 0) {
+  if (lbd_create(e->base->io, "img", &o) < 0 ||
+      lbd_open(e->base->io, "img", NULL, 0, &e->img) < 0) {
     fprintf(stderr, "setup: %s\n", lbd_last_error());
     return -1;
   }
@@ -58,11 +55,8 @@ static int teardown(void **state)
     return 0;
   if (e->img)
     lbd_close(e->img);
-  lbd_ioctx_destroy(e->io);
-  lbd_cluster_close(e->c);
-  if (!getenv("LBD_TEST_KEEP"))
-    fixture_rm_rf(e->tmp);
-  free(e->tmp);
+  void *base = e->base;
+  image_env_teardown(&base);
   free(e);
   return 0;
 }
@@ -236,7 +230,7 @@ static void test_failures(void **state)
   assert_int_equal(atomic_load(&s.calls), 2);
 
   lbd_image_t *ro;
-  assert_ok(lbd_open(e->io, "img", NULL, LBD_OPEN_READ_ONLY, &ro));
+  assert_ok(lbd_open(e->base->io, "img", NULL, LBD_OPEN_READ_ONLY, &ro));
   assert_ok(lbd_aio_write(ro, 0, sizeof buf, buf, c));
   assert_ok(lbd_aio_wait_for_complete(c));
   assert_int_equal(lbd_aio_get_return_value(c), -EROFS);

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "lbd/lbd.h"
+#include "image_fixture.h"
 #include "../objstore/fixture.h"
 
 #define KiB (1ULL << 10)
@@ -21,30 +22,28 @@
 #define SIZE (8 * MiB + 12 * KiB)
 
 struct env {
-  char *tmp;
-  lbd_cluster_t *c;
-  lbd_ioctx_t *io, *io2; /* pool rbd; pool other, namespace ns */
+  struct image_env *base;
+  lbd_ioctx_t *io, *io2; /* pool rbd (base's); pool other, namespace ns */
   unsigned char *model;  /* what the source holds */
 };
 
 static int setup(void **state)
 {
   struct env *e = calloc(1, sizeof *e);
-  char dir[4096];
-  if (!e || !(e->tmp = fixture_mkdtemp("image-copy-du")) ||
-      !(e->model = calloc(1, SIZE)))
+  void *base;
+  if (!e || !(e->model = calloc(1, SIZE)) ||
+      image_env_setup(&base, "image-copy-du") < 0)
     return -1;
-  snprintf(dir, sizeof dir, "%s/cluster", e->tmp);
-  if (lbd_cluster_open(dir, true, &e->c) < 0 ||
-      lbd_ioctx_create(e->c, "rbd", NULL, &e->io) < 0 ||
-      lbd_pool_create(e->c, "other", NULL) < 0 ||
-      lbd_ioctx_create(e->c, "other", NULL, &e->io2) < 0 ||
+  e->base = base;
+  e->io = e->base->io;
+  if (image_env_pool_create(e->base->c, "other", NULL) < 0 ||
+      lbd_ioctx_create(e->base->c, "other", NULL, &e->io2) < 0 ||
       lbd_namespace_create(e->io2, "ns") < 0) {
     fprintf(stderr, "setup: %s\n", lbd_last_error());
     return -1;
   }
   lbd_ioctx_destroy(e->io2);
-  if (lbd_ioctx_create(e->c, "other", "ns", &e->io2) < 0)
+  if (lbd_ioctx_create(e->base->c, "other", "ns", &e->io2) < 0)
     return -1;
   *state = e;
   return 0;
@@ -55,12 +54,9 @@ static int teardown(void **state)
   struct env *e = *state;
   if (!e)
     return 0;
-  lbd_ioctx_destroy(e->io);
   lbd_ioctx_destroy(e->io2);
-  lbd_cluster_close(e->c);
-  if (!getenv("LBD_TEST_KEEP"))
-    fixture_rm_rf(e->tmp);
-  free(e->tmp);
+  void *base = e->base;
+  image_env_teardown(&base);
   free(e->model);
   free(e);
   return 0;
@@ -183,9 +179,11 @@ static void copy_layouts(struct env *e, const struct lbd_image_options *src_o,
   assert_int_equal(ci.stripe_count, si.stripe_count);
   assert_int_equal(ci.features, si.features);
   assert_string_not_equal(ci.id, si.id);
-  /* only data: the copy uses no more than the source, less its zeroes */
+  /* only data: the copy uses no more than the source, less its zeroes
+   * (which RADOS' sparse reads count as holes in the source already) */
   uint64_t copy_used = used_of(e->io, "copy", NULL);
-  assert_true(copy_used + sizeof zeroes <= src_used);
+  uint64_t zeroes_used = image_env_rados(1) ? 0 : sizeof zeroes;
+  assert_true(copy_used + zeroes_used <= src_used);
   assert_true(copy_used >= written / 2);
 
   /* other layouts, in another pool and namespace */

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "lbd/lbd.h"
+#include "image_fixture.h"
 #include "../objstore/fixture.h"
 
 #define KiB (1ULL << 10)
@@ -19,23 +20,23 @@
 #define SIZE (8 * MiB)
 
 struct env {
-  char *tmp;
-  char dir[4096];
-  lbd_cluster_t *c;
-  lbd_ioctx_t *io;
+  struct image_env *base;
+  lbd_cluster_t *c;  /* base's */
+  lbd_ioctx_t *io;   /* base's: pool rbd */
   lbd_image_t *h[2]; /* images a test left open when it failed */
 };
 
 static int setup(void **state)
 {
   struct env *e = calloc(1, sizeof *e);
-  if (!e || !(e->tmp = fixture_mkdtemp("image-bad-input")))
+  void *base;
+  if (!e || image_env_setup(&base, "image-bad-input") < 0)
     return -1;
-  snprintf(e->dir, sizeof e->dir, "%s/cluster", e->tmp);
+  e->base = base;
+  e->c = e->base->c;
+  e->io = e->base->io;
   struct lbd_image_options o = {.size = SIZE};
-  if (lbd_cluster_open(e->dir, true, &e->c) < 0 ||
-      lbd_ioctx_create(e->c, "rbd", NULL, &e->io) < 0 ||
-      lbd_create(e->io, "keep", &o) < 0) {
+  if (lbd_create(e->io, "keep", &o) < 0) {
     fprintf(stderr, "setup: %s\n", lbd_last_error());
     return -1;
   }
@@ -51,11 +52,8 @@ static int teardown(void **state)
   for (size_t i = 0; i < 2; i++)
     if (e->h[i])
       lbd_close(e->h[i]);
-  lbd_ioctx_destroy(e->io);
-  lbd_cluster_close(e->c);
-  if (!getenv("LBD_TEST_KEEP"))
-    fixture_rm_rf(e->tmp);
-  free(e->tmp);
+  void *base = e->base;
+  image_env_teardown(&base);
   free(e);
   return 0;
 }
@@ -441,20 +439,21 @@ static void test_read_only(void **state)
   assert_ok(lbd_close(img));
 }
 
-/* 64 PiB exactly is allowed (a separate cluster: the image is not removed,
- * its removal would visit every possible object). */
+/* 64 PiB exactly is allowed (a cluster without "keep": the image is not
+ * removed, its removal would visit every possible object; the cluster
+ * goes whole at teardown). */
+static int setup_empty(void **state)
+{
+  return image_env_setup(state, "image-bad-input-big");
+}
+
+static int teardown_empty(void **state) { return image_env_teardown(state); }
+
 static void test_largest_size(void **state)
 {
-  (void)state;
-  char *tmp = fixture_mkdtemp("image-bad-input-big");
-  assert_non_null(tmp);
-  char dir[4096];
-  snprintf(dir, sizeof dir, "%s/cluster", tmp);
-  lbd_cluster_t *c;
-  lbd_ioctx_t *io;
+  struct image_env *e = *state;
+  lbd_ioctx_t *io = e->io;
   lbd_image_t *img;
-  assert_ok(lbd_cluster_open(dir, true, &c));
-  assert_ok(lbd_ioctx_create(c, "rbd", NULL, &io));
   /* Too many objects for an object map: a clear error, nothing left. */
   struct lbd_image_options o = {.size = 64 * PiB};
   assert_int_equal(lbd_create(io, "huge", &o), -EINVAL);
@@ -476,11 +475,6 @@ static void test_largest_size(void **state)
   expect_error(lbd_resize(img, 64 * PiB + 4096), EINVAL,
                "growing a 64 PiB image", NULL);
   assert_ok(lbd_close(img));
-  lbd_ioctx_destroy(io);
-  lbd_cluster_close(c);
-  if (!getenv("LBD_TEST_KEEP"))
-    fixture_rm_rf(tmp);
-  free(tmp);
 }
 
 int main(void)
@@ -500,7 +494,8 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_write_after_grow_elsewhere, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_read_only, setup, teardown),
-      cmocka_unit_test(test_largest_size),
+      cmocka_unit_test_setup_teardown(test_largest_size, setup_empty,
+                                      teardown_empty),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

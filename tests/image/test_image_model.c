@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "lbd/lbd.h"
+#include "image_fixture.h"
 #include "../objstore/fixture.h"
 
 #define KiB (1ULL << 10)
@@ -77,10 +78,7 @@ static const struct layout layouts[] = {
 
 struct run {
   const struct layout *l;
-  char *tmp;            /* fixture_mkdtemp() */
-  char dir[4096];       /* the cluster directory */
-  lbd_cluster_t *c;
-  lbd_ioctx_t *io;
+  struct image_env *e;  /* its cluster and pool rbd */
   lbd_image_t *img;
   uint64_t os, su, sc;  /* effective layout */
   uint64_t size;        /* current size */
@@ -124,9 +122,9 @@ static void dump_log(const struct run *r)
 
 static void open_all(struct run *r)
 {
-  run_ok(r, lbd_cluster_open(r->dir, true, &r->c));
-  run_ok(r, lbd_ioctx_create(r->c, "rbd", NULL, &r->io));
-  run_ok(r, lbd_open(r->io, "model", NULL, 0, &r->img));
+  run_ok(r, lbd_cluster_open(r->e->dir, true, &r->e->c));
+  run_ok(r, lbd_ioctx_create(r->e->c, "rbd", NULL, &r->e->io));
+  run_ok(r, lbd_open(r->e->io, "model", NULL, 0, &r->img));
 }
 
 static void close_all(struct run *r)
@@ -134,10 +132,10 @@ static void close_all(struct run *r)
   run_ok(r, lbd_flush(r->img));
   run_ok(r, lbd_close(r->img));
   r->img = NULL;
-  lbd_ioctx_destroy(r->io);
-  r->io = NULL;
-  lbd_cluster_close(r->c);
-  r->c = NULL;
+  lbd_ioctx_destroy(r->e->io);
+  r->e->io = NULL;
+  lbd_cluster_close(r->e->c);
+  r->e->c = NULL;
 }
 
 /* Read [off, off+len) and compare it with the model. */
@@ -292,15 +290,13 @@ static void do_resize(struct run *r, uint64_t size)
   r->size = size;
 }
 
-static void run_layout(const struct layout *l)
+static void run_layout(struct image_env *e, const struct layout *l)
 {
   struct run *r = calloc(1, sizeof *r);
   assert_non_null(r);
   r->l = l;
+  r->e = e;
   rng = seed ^ (uint64_t)(l - layouts) * 0x2545f4914f6cdd1dULL;
-  r->tmp = fixture_mkdtemp("image-model");
-  assert_non_null(r->tmp);
-  snprintf(r->dir, sizeof r->dir, "%s/cluster", r->tmp);
   r->os = l->object_size ? l->object_size : 4 * MiB;
   r->su = l->stripe_unit ? l->stripe_unit : r->os;
   r->sc = l->stripe_count ? l->stripe_count : 1;
@@ -311,20 +307,18 @@ static void run_layout(const struct layout *l)
   assert_non_null(r->model);
   assert_non_null(r->buf);
 
-  run_ok(r, lbd_cluster_open(r->dir, true, &r->c));
   int64_t data_pool_id = -1;
   if (l->data_pool) {
-    run_ok(r, lbd_pool_create(r->c, "data", NULL));
+    run_ok(r, image_env_pool_create(e->c, "data", NULL));
     struct lbd_pool_info *pools;
     size_t np;
-    run_ok(r, lbd_pool_list(r->c, &pools, &np));
+    run_ok(r, lbd_pool_list(e->c, &pools, &np));
     for (size_t i = 0; i < np; i++)
       if (strcmp(pools[i].name, "data") == 0)
         data_pool_id = pools[i].id;
     lbd_pool_list_free(pools, np);
     assert_true(data_pool_id >= 0);
   }
-  run_ok(r, lbd_ioctx_create(r->c, "rbd", NULL, &r->io));
   struct lbd_image_options o = {
       .size = l->size,
       .object_size = l->object_size,
@@ -332,8 +326,8 @@ static void run_layout(const struct layout *l)
       .stripe_count = l->stripe_count,
       .data_pool = l->data_pool ? "data" : NULL,
   };
-  run_ok(r, lbd_create(r->io, "model", &o));
-  run_ok(r, lbd_open(r->io, "model", NULL, 0, &r->img));
+  run_ok(r, lbd_create(e->io, "model", &o));
+  run_ok(r, lbd_open(e->io, "model", NULL, 0, &r->img));
 
   struct lbd_image_info info;
   run_ok(r, lbd_stat(r->img, &info));
@@ -379,7 +373,7 @@ static void run_layout(const struct layout *l)
       /* Close and reopen the image alone. */
       logop(r, "reopen image");
       run_ok(r, lbd_close(r->img));
-      run_ok(r, lbd_open(r->io, "model", NULL, 0, &r->img));
+      run_ok(r, lbd_open(e->io, "model", NULL, 0, &r->img));
       check_all(r, "after reopening the image");
     }
   }
@@ -391,7 +385,7 @@ static void run_layout(const struct layout *l)
   open_all(r);
   check_all(r, "after reopening the cluster");
   lbd_image_t *rw = r->img;
-  run_ok(r, lbd_open(r->io, "model", NULL, LBD_OPEN_READ_ONLY, &r->img));
+  run_ok(r, lbd_open(e->io, "model", NULL, LBD_OPEN_READ_ONLY, &r->img));
   check_all(r, "through a read-only handle");
   run_ok(r, lbd_close(r->img));
   r->img = rw;
@@ -401,28 +395,23 @@ static void run_layout(const struct layout *l)
   check_all(r, "after discarding the whole image");
 
   run_ok(r, lbd_close(r->img));
-  run_ok(r, lbd_remove(r->io, "model"));
+  run_ok(r, lbd_remove(e->io, "model"));
   char **names;
   size_t n;
-  run_ok(r, lbd_list(r->io, &names, &n));
+  run_ok(r, lbd_list(e->io, &names, &n));
   assert_int_equal(n, 0);
   lbd_names_free(names, n);
-  lbd_ioctx_destroy(r->io);
-  lbd_cluster_close(r->c);
-  if (!getenv("LBD_TEST_KEEP"))
-    fixture_rm_rf(r->tmp);
-  free(r->tmp);
   free(r->model);
   free(r->buf);
   free(r);
 }
 
-static void test_layout_0(void **state) { (void)state; run_layout(&layouts[0]); }
-static void test_layout_1(void **state) { (void)state; run_layout(&layouts[1]); }
-static void test_layout_2(void **state) { (void)state; run_layout(&layouts[2]); }
-static void test_layout_3(void **state) { (void)state; run_layout(&layouts[3]); }
-static void test_layout_4(void **state) { (void)state; run_layout(&layouts[4]); }
-static void test_layout_5(void **state) { (void)state; run_layout(&layouts[5]); }
+static void test_layout_0(void **state) { run_layout(*state, &layouts[0]); }
+static void test_layout_1(void **state) { run_layout(*state, &layouts[1]); }
+static void test_layout_2(void **state) { run_layout(*state, &layouts[2]); }
+static void test_layout_3(void **state) { run_layout(*state, &layouts[3]); }
+static void test_layout_4(void **state) { run_layout(*state, &layouts[4]); }
+static void test_layout_5(void **state) { run_layout(*state, &layouts[5]); }
 
 /* ---- where the data goes ------------------------------------------------- */
 
@@ -456,34 +445,10 @@ static uint64_t pool_usage(lbd_cluster_t *c, const char *pool)
   return du_total;
 }
 
-/* With a data pool, the data lands there, not in the image's pool. */
-static void test_data_pool_placement(void **state)
+/* 8 MiB written: the data pool grew by that much, the image's own pool
+ * by little (from the usages META0 and DATA0 before). */
+static void check_placement(lbd_cluster_t *c, uint64_t meta0, uint64_t data0)
 {
-  (void)state;
-  char *tmp = fixture_mkdtemp("image-model-dp");
-  assert_non_null(tmp);
-  char dir[4096];
-  snprintf(dir, sizeof dir, "%s/cluster", tmp);
-  lbd_cluster_t *c;
-  lbd_ioctx_t *io;
-  lbd_image_t *img;
-  assert_ok(lbd_cluster_open(dir, true, &c));
-  assert_ok(lbd_pool_create(c, "data", NULL));
-  assert_ok(lbd_ioctx_create(c, "rbd", NULL, &io));
-  struct lbd_image_options o = {.size = 16 * MiB, .object_size = 1 * MiB,
-                                .data_pool = "data"};
-  assert_ok(lbd_create(io, "dp", &o));
-  assert_ok(lbd_open(io, "dp", NULL, 0, &img));
-  struct lbd_image_info info;
-  assert_ok(lbd_stat(img, &info));
-  assert_true(info.features & LBD_FEATURE_DATA_POOL);
-  uint64_t meta0 = pool_usage(c, "rbd"), data0 = pool_usage(c, "data");
-  uint8_t *b = malloc(8 * MiB);
-  assert_non_null(b);
-  rng = seed;
-  rnd_fill(b, 8 * MiB);
-  assert_int_equal(lbd_write(img, 4 * MiB + 4096, 8 * MiB, b), 8 * MiB);
-  assert_ok(lbd_flush(img));
   uint64_t meta1 = pool_usage(c, "rbd"), data1 = pool_usage(c, "data");
   printf("data pool: image pool %" PRIu64 " -> %" PRIu64 ", data pool %"
          PRIu64 " -> %" PRIu64 " bytes\n", meta0, meta1, data0, data1);
@@ -493,6 +458,35 @@ static void test_data_pool_placement(void **state)
   if (meta1 > meta0 + 1 * MiB)
     fail_msg("8 MiB written to an image with a data pool, its own pool grew "
              "by %" PRIu64 " bytes", meta1 - meta0);
+}
+
+/* With a data pool, the data lands there, not in the image's pool. */
+static void test_data_pool_placement(void **state)
+{
+  struct image_env *e = *state;
+  lbd_cluster_t *c = e->c;
+  lbd_ioctx_t *io = e->io;
+  lbd_image_t *img;
+  assert_ok(image_env_pool_create(c, "data", NULL));
+  struct lbd_image_options o = {.size = 16 * MiB, .object_size = 1 * MiB,
+                                .data_pool = "data"};
+  assert_ok(lbd_create(io, "dp", &o));
+  assert_ok(lbd_open(io, "dp", NULL, 0, &img));
+  struct lbd_image_info info;
+  assert_ok(lbd_stat(img, &info));
+  assert_true(info.features & LBD_FEATURE_DATA_POOL);
+  /* pool_usage measures the files of local pools */
+  bool local = !image_env_rados(1) && !image_env_rados(2);
+  uint64_t meta0 = local ? pool_usage(c, "rbd") : 0;
+  uint64_t data0 = local ? pool_usage(c, "data") : 0;
+  uint8_t *b = malloc(8 * MiB);
+  assert_non_null(b);
+  rng = seed;
+  rnd_fill(b, 8 * MiB);
+  assert_int_equal(lbd_write(img, 4 * MiB + 4096, 8 * MiB, b), 8 * MiB);
+  assert_ok(lbd_flush(img));
+  if (local)
+    check_placement(c, meta0, data0);
   uint8_t *got = malloc(8 * MiB);
   assert_non_null(got);
   assert_int_equal(lbd_read(img, 4 * MiB + 4096, 8 * MiB, got), 8 * MiB);
@@ -501,12 +495,10 @@ static void test_data_pool_placement(void **state)
   free(got);
   assert_ok(lbd_close(img));
   assert_ok(lbd_remove(io, "dp"));
-  lbd_ioctx_destroy(io);
-  lbd_cluster_close(c);
-  if (!getenv("LBD_TEST_KEEP"))
-    fixture_rm_rf(tmp);
-  free(tmp);
 }
+
+static int setup(void **state) { return image_env_setup(state, "image-model"); }
+static int teardown(void **state) { return image_env_teardown(state); }
 
 int main(void)
 {
@@ -519,10 +511,14 @@ int main(void)
          seed, seed);
   fflush(stdout);
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_layout_0), cmocka_unit_test(test_layout_1),
-      cmocka_unit_test(test_layout_2), cmocka_unit_test(test_layout_3),
-      cmocka_unit_test(test_layout_4), cmocka_unit_test(test_layout_5),
-      cmocka_unit_test(test_data_pool_placement),
+      cmocka_unit_test_setup_teardown(test_layout_0, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_layout_1, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_layout_2, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_layout_3, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_layout_4, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_layout_5, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_data_pool_placement, setup,
+                                      teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

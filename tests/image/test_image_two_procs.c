@@ -24,6 +24,7 @@
 #include <cmocka.h>
 
 #include "lbd/lbd.h"
+#include "image_fixture.h"
 #include "../objstore/fixture.h"
 
 #define IMAGE "shared"
@@ -38,8 +39,7 @@ struct report {
   char msg[512];
 };
 
-static char *tmp;
-static char dir[4096];
+static const char *dir; /* the cluster's, for the children */
 static pid_t children[4];
 
 static void reap_all(void)
@@ -90,38 +90,22 @@ static int read_all(int fd, void *buf, size_t len)
 
 static int setup(void **state)
 {
-  (void)state;
-  tmp = fixture_mkdtemp("image-two-procs");
-  if (!tmp)
+  if (image_env_setup(state, "image-two-procs") < 0)
     return -1;
-  snprintf(dir, sizeof dir, "%s/cluster", tmp);
-  lbd_cluster_t *c;
-  lbd_ioctx_t *io;
+  struct image_env *e = *state;
+  dir = e->dir;
   struct lbd_image_options o = {.size = IMAGE_SIZE};
-  if (lbd_cluster_open(dir, true, &c) < 0) {
+  if (lbd_create(e->io, IMAGE, &o) < 0) {
     fprintf(stderr, "setup: %s\n", lbd_last_error());
     return -1;
   }
-  int r = lbd_ioctx_create(c, "rbd", NULL, &io);
-  if (r == 0) {
-    r = lbd_create(io, IMAGE, &o);
-    lbd_ioctx_destroy(io);
-  }
-  if (r < 0)
-    fprintf(stderr, "setup: %s\n", lbd_last_error());
-  /* Nothing stays open across fork(). */
-  lbd_cluster_close(c);
-  return r < 0 ? -1 : 0;
+  return 0;
 }
 
 static int teardown(void **state)
 {
-  (void)state;
   reap_all();
-  if (!getenv("LBD_TEST_KEEP"))
-    fixture_rm_rf(tmp);
-  free(tmp);
-  return 0;
+  return image_env_teardown(state);
 }
 
 /* ---- children ------------------------------------------------------------ */

@@ -15,44 +15,23 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "image_fixture.h"
 #include "../objstore/fixture.h"
 #include "image/image.h"
 #include "lbd/lbd.h"
 
 #define MiB (1024ULL * 1024)
 
-struct env {
-  char *tmp;
-  char dir[4096];
-  lbd_cluster_t *c;
-  lbd_ioctx_t *io;
-};
-
 static int setup(void **state)
 {
-  struct env *e = calloc(1, sizeof *e);
-  e->tmp = fixture_mkdtemp("object-map");
-  snprintf(e->dir, sizeof e->dir, "%s/cluster", e->tmp);
-  if (lbd_cluster_open(e->dir, true, &e->c) < 0 ||
-      lbd_ioctx_create(e->c, "rbd", NULL, &e->io) < 0)
+  if (image_env_setup(state, "object-map") < 0)
     return -1;
+  struct image_env *e = *state;
   struct lbd_image_options o = {.size = 64 * MiB, .object_size = 1 * MiB};
-  if (lbd_create(e->io, "img", &o) < 0)
-    return -1;
-  *state = e;
-  return 0;
+  return lbd_create(e->io, "img", &o) < 0 ? -1 : 0;
 }
 
-static int teardown(void **state)
-{
-  struct env *e = *state;
-  lbd_ioctx_destroy(e->io);
-  lbd_cluster_close(e->c);
-  fixture_rm_rf(e->tmp);
-  free(e->tmp);
-  free(e);
-  return 0;
-}
+static int teardown(void **state) { return image_env_teardown(state); }
 
 static void check_exact(lbd_image_t *img)
 {
@@ -70,7 +49,7 @@ static void write_at(lbd_image_t *img, uint64_t off, char c)
 
 static void test_exact_under_io(void **state)
 {
-  struct env *e = *state;
+  struct image_env *e = *state;
   lbd_image_t *img;
   assert_ok(lbd_open(e->io, "img", NULL, 0, &img));
   struct lbd_image_info info;
@@ -103,7 +82,7 @@ static void test_exact_under_io(void **state)
 }
 
 /* Remove data object OBJECTNO behind the library's back. */
-static void drop_object(struct env *e, lbd_image_t *img, uint64_t objectno)
+static void drop_object(struct image_env *e, lbd_image_t *img, uint64_t objectno)
 {
   char oid[96];
   image_data_oid(img, objectno, oid, sizeof oid);
@@ -113,7 +92,7 @@ static void drop_object(struct env *e, lbd_image_t *img, uint64_t objectno)
 
 static void test_dead_writer_then_rebuild(void **state)
 {
-  struct env *e = *state;
+  struct image_env *e = *state;
   pid_t pid = fork();
   assert_true(pid >= 0);
   if (pid == 0) { /* a writer that dies without closing */
@@ -158,7 +137,7 @@ static void test_dead_writer_then_rebuild(void **state)
 
 static void test_rebuild_command(void **state)
 {
-  struct env *e = *state;
+  struct image_env *e = *state;
   lbd_image_t *img;
   assert_ok(lbd_open(e->io, "img", NULL, 0, &img));
   write_at(img, 2 * MiB, 'r');
@@ -220,7 +199,7 @@ static void *race_discarder(void *arg)
 
 static void test_write_discard_race(void **state)
 {
-  struct env *e = *state;
+  struct image_env *e = *state;
   struct lbd_image_options o = {.size = RACE_OBJECTS * 4096ULL,
                                 .object_size = 4096};
   lbd_image_t *img;
@@ -257,7 +236,7 @@ static void test_write_discard_race(void **state)
  * striped set, so growing again finds none and the map stays exact. */
 static void test_shrink_removes_objects(void **state)
 {
-  struct env *e = *state;
+  struct image_env *e = *state;
   struct lbd_image_options o = {.size = 256 * 1024, .object_size = 65536,
                                 .stripe_unit = 4096, .stripe_count = 4};
   lbd_image_t *img;

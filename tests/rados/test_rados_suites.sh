@@ -3,8 +3,12 @@
 # backends, against a one-node Ceph cluster this test starts and stops:
 #  1. the image programs on image_env_setup (snapshot, clone with its
 #     kill -9 trials of flatten and rollback, clone_edges, trash, metadata,
-#     config_key, aio_fork, diff: diffs and du against a model) with LBD_TEST_BACKEND=rados: pool "rbd" of each
-#     test is a RADOS pool of its own, removed at the test's teardown
+#     config_key, aio_fork, diff: diffs and du against a model,
+#     advisory_lock, aio, copy_du, image_bad_input, image_model: random IO
+#     checked against a model for six layouts, image_two_procs: the
+#     exclusive lock between processes and kill -9 of its holder,
+#     object_map) with LBD_TEST_BACKEND=rados: pool "rbd" of each test is a
+#     RADOS pool of its own, removed at the test's teardown
 #     (tests/image/image_fixture.c);
 #  2. test_migration and test_migration_edges with both pools on RADOS;
 #  3. test_migration across backends, local -> rados and rados -> local
@@ -14,8 +18,9 @@
 #     prepare/execute/commit/abort at random points, then recovery, every
 #     byte of the head and every snapshot checked against a model;
 #  4. no RADOS pool of the tests is left behind.
-# Left out: the image programs with set-ups of their own (advisory_lock, aio, copy_du, image_bad_input, image_model,
-# image_sparse, image_two_procs, object_map, striping).
+# Left out: image_sparse (it measures the disk blocks of the local store's
+# files), striping (arithmetic alone, no store) and sequential_prefetch
+# (its one test is about the local backend's op locks).
 # usage: test_rados_suites.sh BUILD_DIR SOURCE_DIR
 # LBD_RADOS_KILL_TRIALS: kill -9 trials per test_migration run (default 8,
 # three runs).  Skips (77) where the Ceph daemons are missing and cannot be
@@ -58,7 +63,9 @@ run() { # what env... program
 }
 
 # ---- 1, 2: the programs with every pool on RADOS ---------------------------
-for p in snapshot clone clone_edges trash metadata config_key aio_fork diff; do
+for p in snapshot clone clone_edges trash metadata config_key aio_fork diff \
+  advisory_lock aio copy_du image_bad_input image_model image_two_procs \
+  object_map; do
   run "image/test_$p on rados" LBD_TEST_BACKEND=rados \
     "$build/tests/image/image_test_$p"
 done
