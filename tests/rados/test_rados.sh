@@ -187,4 +187,38 @@ lbd create --size 4M found/img
 lbd pool rm found --force >/dev/null
 rados_pools | grep -qx found || { echo "FAIL: pool rm deleted a RADOS pool lbd did not make"; exit 1; }
 echo "pool rm: ok"
+
+# A full pool (a quota reached): writes and creates fail at once with a
+# clear ENOSPC and leave nothing behind, reads go on, a removal frees space
+# (librados alone would make every write, and even opening an image, wait
+# for space without end).
+lbd pool create quota --backend rados --ceph-conf "$conf" --rados-pool lbd-quota
+fail() { echo "FAIL: $*"; exit 1; }
+head -c 24M /dev/urandom >"$tmp/a.raw"
+lbd import "$tmp/a.raw" quota/a >/dev/null
+lbd create --size 64M quota/b
+ceph -c "$conf" osd pool set-quota lbd-quota max_bytes 8000000 >/dev/null 2>&1
+i=0 # the monitor marks the pool full from the OSD's next statistics
+until ceph -c "$conf" health 2>/dev/null | grep -q "pool(s) full"; do
+  i=$((i + 1)); [ $i -lt 120 ] || fail "the pool was never marked full"
+  sleep 0.5
+done
+t1=$(date +%s)
+if timeout 60 "$build/lbd" --cluster-dir "$tmp/cluster" bench --io-type write \
+    --io-size 4M --io-total 8M quota/b >/dev/null 2>"$tmp/full.err"; then
+  fail "a write to a full pool succeeded"
+fi
+grep -q "over its quota" "$tmp/full.err" ||
+  fail "a write to a full pool: $(cat "$tmp/full.err")"
+timeout 60 "$build/lbd" --cluster-dir "$tmp/cluster" create --size 4M \
+  quota/c 2>"$tmp/full.err" && fail "an image was created in a full pool"
+grep -q "over its quota" "$tmp/full.err" ||
+  fail "a create in a full pool: $(cat "$tmp/full.err")"
+[ "$(lbd ls quota | tr '\n' ' ')" = "a b " ] || fail "ls of the full pool"
+[ $(( $(date +%s) - t1 )) -lt 30 ] || fail "the full pool's errors were slow"
+lbd export quota/a - 2>/dev/null | cmp -s - "$tmp/a.raw" ||
+  fail "reads of a full pool"
+lbd rm quota/a >/dev/null 2>&1 || fail "rm in a full pool"
+lbd pool rm quota --force >/dev/null
+echo "full pool: ok"
 echo "PASS: rados backend ($(( $(date +%s) - t0 )) s)"

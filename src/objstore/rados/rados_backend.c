@@ -39,8 +39,11 @@ int rados_err(int r, const char *fmt, ...)
     e = ECANCELED;
     break;
   case EDQUOT:
-    e = ENOSPC;
-    break;
+    return lbd_error(ENOSPC, "%s: the RADOS pool is over its quota (ceph osd "
+                     "pool get-quota; free space or raise it)", what);
+  case ENOSPC:
+    return lbd_error(ENOSPC, "%s: the Ceph cluster or pool is full (ceph "
+                     "df; free space: removals still go through)", what);
   case ESHUTDOWN:
   case ENOTCONN:
   case ETIMEDOUT:
@@ -316,6 +319,10 @@ static int new_io(struct objstore_backend_pool *bp, const char *ns,
   if (r < 0)
     return rados_err(r, "opening RADOS pool %s", bp->rpool);
   rados_ioctx_set_namespace(*io, ns);
+  /* On a full pool or cluster, writes fail at once with ENOSPC (EDQUOT:
+   * a quota) instead of waiting for space, and removals go through, so
+   * that an operator can free space with lbd itself. */
+  rados_set_pool_full_try(*io);
   return 0;
 }
 
