@@ -51,6 +51,7 @@ struct diff {
   uint64_t set_no;
   struct diff_piece pending; /* coalesced, not yet reported */
   bool have_pending;
+  bool past_range;          /* the listing went past the range */
   lbd_diff_cb_t cb;
   void *arg;
 };
@@ -398,8 +399,10 @@ static int visit_listed(uint64_t objectno, const char *oid, void *arg)
 {
   struct diff *d = arg;
   (void)oid;
-  if (objectno >= d->end_obj)
+  if (objectno >= d->end_obj) {
+    d->past_range = true;
     return 1; /* past the range: done */
+  }
   return objectno < d->first_obj ? 0 : visit(d, objectno);
 }
 
@@ -415,8 +418,8 @@ static int walk(struct diff *d)
   int r;
   if (listing) {
     r = image_each_data_object(d->img, visit_listed, d);
-    if (r == 1)
-      r = 0;
+    if (r == 1 && d->past_range)
+      r = 0; /* (not a callback's stop: that is returned as it is) */
   } else {
     r = 0;
     for (uint64_t o = d->first_obj; r == 0 && o < d->end_obj; o++)

@@ -8,7 +8,9 @@
  *  - an abort cut after the target's header went (its name left) finishes;
  *  - a client (another process) writes the target while execute runs;
  *  - the first writer after commit does not trust an object map that
- *    execute (without the exclusive lock) never updated. */
+ *    execute (without the exclusive lock) never updated;
+ *  - execute copies a target object that spans many small source objects
+ *    with data apart (the copy-up's question to the source lists it). */
 #include <errno.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -424,6 +426,33 @@ static void test_object_map_after_commit_without_clients(void **state)
   model_free(&m);
 }
 
+/* A target object spans more than 64 objects of the source: whether the
+ * source has data there is answered by a listing of the source's objects,
+ * and data in objects apart (0, 2 and 4) must count. */
+static void test_execute_many_small_source_objects(void **state)
+{
+  struct image_env *e = *state;
+  struct lbd_image_options so = {.size = MiB, .object_size = 4 * KiB};
+  lbd_image_t *img;
+  char *want = calloc(1, MiB);
+  assert_ok(lbd_create(e->io, "vm", &so));
+  assert_ok(lbd_open(e->io, "vm", NULL, 0, &img));
+  for (uint64_t off = 0; off <= 16 * KiB; off += 8 * KiB) {
+    fill_random(want + off, 4 * KiB);
+    assert_int_equal(lbd_write(img, off, 4 * KiB, want + off),
+                     (ssize_t)(4 * KiB));
+  }
+  assert_ok(lbd_close(img));
+  lbd_ioctx_t *p2 = pool2(e);
+  struct lbd_image_options o = {.object_size = MiB};
+  assert_ok(lbd_migration_prepare(e->io, "vm", p2, "vm", &o, false));
+  assert_ok(lbd_migration_execute(p2, "vm", 1, NULL, NULL));
+  assert_ok(lbd_migration_commit(p2, "vm", NULL, NULL));
+  expect_bytes(p2, "vm", NULL, want, MiB);
+  lbd_ioctx_destroy(p2);
+  free(want);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -440,6 +469,8 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_client_writes_during_execute,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(test_object_map_after_commit_without_clients,
+                                      setup, teardown),
+      cmocka_unit_test_setup_teardown(test_execute_many_small_source_objects,
                                       setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
