@@ -157,9 +157,6 @@ static int import_open(struct ctx *c, struct import *in)
       return cli_syserr(c, -errno, "examining %s", in->path);
     in->size = (uint64_t)end;
   }
-  if ((in->seekable || S_ISBLK(st.st_mode)) && in->size == 0)
-    return cli_usage(c, "%s is empty: an image holds at least one byte",
-                     in->path);
   if (in->fd == STDIN_FILENO)
     in->path = "stdin";
   return 0;
@@ -234,9 +231,6 @@ static int import_copy(struct ctx *c, struct import *in, lbd_image_t *img,
       break;
   }
   free(buf);
-  if (r == 0 && pos == 0 && !in->size)
-    r = cli_usage(c, "%s is empty: an image holds at least one byte",
-                  in->path);
   if (r == 0 && !in->size && pos != size && (r = lbd_resize(img, pos)) < 0)
     r = cli_fail(c, r, NULL);
   if (r < 0)

@@ -308,9 +308,6 @@ static int check_target(struct lbd_image *img,
 {
   struct lbd_snap_info info;
   int r = 0;
-  if (m->size == 0)
-    return lbd_error(EINVAL, "the diff's image size is 0: an image holds at "
-                     "least one byte");
   if (m->has_from &&
       (r = image_snap_lookup(img->io->pool, img->header_oid, m->from,
                              &info)) == -ENOENT)

@@ -239,9 +239,6 @@ static int import_diff_begin(struct importer *im, uint64_t i)
     r = lbd_error(EINVAL, "malformed stream at byte %" PRIu64 ": diff %"
                   PRIu64 " of %" PRIu64 " does not start where the one "
                   "before it ends", im->in.pos, i + 1, im->ndiffs);
-  if (r == 0 && im->m->size == 0)
-    r = lbd_error(EINVAL, "diff %" PRIu64 " gives the image size 0: an "
-                  "image holds at least one byte", i + 1);
   return r;
 }
 

@@ -93,8 +93,6 @@ int image_header_from_options(lbd_ioctx_t *io,
   hdr->data_pool_id = -1;
   hdr->create_time = (int64_t)time(NULL);
   hdr->thick = opts->thick_provision;
-  if (hdr->size == 0)
-    return lbd_error(EINVAL, "image size must be greater than zero");
   if (hdr->size > MAX_IMAGE_SIZE)
     return lbd_error(EINVAL, "image size %" PRIu64 " is over the limit of "
                      "64 PiB", hdr->size);
@@ -471,8 +469,8 @@ int lbd_resize(lbd_image_t *img, uint64_t size)
   lbd_error_clear();
   if (img->read_only)
     return lbd_error(EROFS, "image %s is open read-only", img->name);
-  if (size == 0 || size > MAX_IMAGE_SIZE)
-    return lbd_error(EINVAL, "new size %" PRIu64 " must be from 1 byte to "
+  if (size > MAX_IMAGE_SIZE)
+    return lbd_error(EINVAL, "new size %" PRIu64 " is over the limit of "
                      "64 PiB", size);
   int r = image_acquire_lock(img);
   for (int attempt = 0; r == 0 && attempt < 100; attempt++) {

@@ -82,6 +82,31 @@ expect_eq "shrunk" "	size 512 MiB in 128 objects" "$(lbd info huge | sed -n 2p)"
 lbd resize huge -s 3000K --allow-shrink
 expect_eq "odd size" "	size 2.9 MiB in 1 objects" "$(lbd info huge | sed -n 2p)"
 
+# an image of size 0, as rbd allows: made, shown, exported and imported
+# (raw, format 2, a diff), grown and shrunk back
+lbd resize huge --size 0 --allow-shrink
+expect_eq "size 0" "	size 0 B in 0 objects" "$(lbd info huge | sed -n 2p)"
+lbd create --size 0 empty0
+lbd snap create empty0@s
+expect_eq "export of size 0" 0 "$(lbd export --no-progress empty0 - | wc -c)"
+: >"$TMP/empty.raw"
+lbd import --no-progress "$TMP/empty.raw" empty1
+expect_eq "import of an empty file" 0 "$(lbd info empty1 --format json | json 'd["size"]')"
+lbd export --no-progress --export-format 2 empty0 "$TMP/empty0.v2" >/dev/null
+lbd import --no-progress --export-format 2 "$TMP/empty0.v2" empty2
+expect_eq "format 2 of size 0" "s" "$(lbd snap ls empty2 --format json | json 'd[0]["name"]')"
+lbd export-diff --no-progress empty0 "$TMP/empty0.diff" >/dev/null
+lbd create --size 1M empty3
+lbd import-diff --no-progress "$TMP/empty0.diff" empty3
+expect_eq "a diff to size 0" 0 "$(lbd info empty3 --format json | json 'd["size"]')"
+lbd resize empty0 --size 1M
+lbd bench --io-type write --io-size 4K --io-total 4K empty0 >/dev/null
+lbd resize empty0 --size 0 --allow-shrink
+lbd resize empty0 --size 8K
+expect_eq "grown from 0 reads zeroes" 0 "$(lbd export --no-progress empty0 - | tr -d '\0' | wc -c)"
+lbd snap purge empty0 >/dev/null 2>&1; lbd snap purge empty2 >/dev/null 2>&1
+for i in 0 1 2 3; do lbd rm empty$i >/dev/null 2>&1; done
+
 # rm
 lbd rm huge
 lbd remove img4

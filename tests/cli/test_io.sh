@@ -73,11 +73,15 @@ cmp -n $((4 * 1048576)) "$src" "$TMP/regrown"
 cmp <(tail -c +$((4 * 1048576 + 1)) "$TMP/regrown") \
     <(head -c $((16 * 1048576)) /dev/zero)
 
+# an empty file or stream is an image of size 0 (as rbd import makes)
+: >"$TMP/empty"
+lbd import "$TMP/empty" empty-file
+lbd import - empty-stream </dev/null
+expect_eq "empty stream" 0 "$(lbd info empty-stream --format json | json 'd["size"]')"
+lbd rm empty-file >/dev/null 2>&1; lbd rm empty-stream >/dev/null 2>&1
+
 # failures leave no image behind
 before=$(lbd ls)
-: >"$TMP/empty"
-expect_fail -e 22 import "$TMP/empty"
-expect_fail -e 22 import - empty </dev/null
 expect_fail -e 2 import "$TMP/missing"
 expect_fail import "$TMP" dirimage            # read fails after the create
 expect_fail -e 22 import "$src" badlayout --object-size 3K

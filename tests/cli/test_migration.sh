@@ -303,6 +303,42 @@ expect_eq "odd size" 5246976 "$(lbd info p3/odd --format json | json 'd["size"]'
 expect_eq "odd size head" "$odd_head" "$(lbd export --no-progress p3/odd - | sha)"
 lbd export --no-progress p3/odd@s1 - | cmp - "$TMP/odd.raw" || fail "odd size: snapshot s1 differs"
 
+# ---- the target shrunk to zero between prepare and execute, a snapshot
+# ---- of it empty, grown and written again; commit, and abort likewise
+make_raw "$TMP/zero.raw" 3M 6 0:1M 2M:512K
+for end in commit abort; do
+  lbd import --no-progress "$TMP/zero.raw" zero-$end
+  lbd snap create zero-$end@s1
+  lbd migration prepare --object-size 1M zero-$end p3/zero-$end
+  lbd resize --no-progress --size 0 --allow-shrink p3/zero-$end
+  expect_eq "$end: size 0" 0 "$(lbd info p3/zero-$end --format json | json 'd["size"]')"
+  expect_eq "$end: export of size 0" 0 "$(lbd export --no-progress p3/zero-$end - | wc -c)"
+  lbd snap create p3/zero-$end@empty
+  lbd resize --no-progress --size 2M p3/zero-$end
+  lbd bench --io-type write --io-size 4K --io-total 8K p3/zero-$end >/dev/null
+  lbd export --no-progress p3/zero-$end "$TMP/zero-$end-head.raw" >/dev/null
+  [ "$(head -c 8192 "$TMP/zero-$end-head.raw" | tr -d '\0' | wc -c)" -gt 0 ] ||
+    fail "$end: the write after the shrink is not there"
+  cmp -s -n $((2 * 1048576 - 8192)) -i 8192 "$TMP/zero-$end-head.raw" /dev/zero ||
+    fail "$end: the source's data came back after the shrink to zero"
+  lbd migration execute --no-progress p3/zero-$end
+  if [ $end = commit ]; then
+    lbd migration commit --no-progress p3/zero-$end
+    img=p3/zero-$end
+  else
+    lbd migration abort --no-progress p3/zero-$end
+    img=zero-$end
+  fi
+  lbd export --no-progress $img - | cmp - "$TMP/zero-$end-head.raw" ||
+    fail "$end: the head differs"
+  lbd export --no-progress $img@s1 - | cmp - "$TMP/zero.raw" ||
+    fail "$end: s1 differs"
+  if [ $end = commit ]; then
+    expect_eq "$end: the empty snapshot" 0 \
+      "$(lbd export --no-progress $img@empty - | wc -c)"
+  fi
+done
+
 # ---- execute killed with SIGKILL half-way, a client writing meanwhile ---
 make_raw "$TMP/big.raw" 48M 5 0:40M 44M:4M
 lbd import --no-progress "$TMP/big.raw" big
