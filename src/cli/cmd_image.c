@@ -18,6 +18,10 @@ int image_options(struct ctx *c, bool want_size, struct lbd_image_options *o)
                      "number is MiB)");
   if (want_size && opt_size(c, OPT_SIZE, 20, &o->size) < 0)
     return -EINVAL;
+  /* Most likely a slip: an empty image comes from resize or import. */
+  if (want_size && o->size == 0)
+    return cli_usage(c, "--size 0: give the image's size, e.g. --size 10G "
+                     "(an image is shrunk to 0 with resize)");
   if (opt_set(c, OPT_ORDER) && opt_set(c, OPT_OBJECT_SIZE))
     return cli_usage(c, "give --order or --object-size, not both");
   if (opt_set(c, OPT_ORDER)) {

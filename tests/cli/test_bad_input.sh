@@ -27,7 +27,7 @@ expect_fail -e 22 rm keep@snap
 expect_fail -e 22 resize keep@snap --size 20M
 
 # sizes: zero, huge, malformed, missing
-for size in 100P 65P 99999999999999999999 1X -1 1.5G "" 10MB5 0x10; do
+for size in 0 100P 65P 99999999999999999999 1X -1 1.5G "" 10MB5 0x10; do
   expect_fail -e 22 create x --size "$size"
 done
 expect_fail -e 22 create x

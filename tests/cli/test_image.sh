@@ -86,7 +86,8 @@ expect_eq "odd size" "	size 2.9 MiB in 1 objects" "$(lbd info huge | sed -n 2p)"
 # (raw, format 2, a diff), grown and shrunk back
 lbd resize huge --size 0 --allow-shrink
 expect_eq "size 0" "	size 0 B in 0 objects" "$(lbd info huge | sed -n 2p)"
-lbd create --size 0 empty0
+lbd create --size 4K empty0
+lbd resize --size 0 --allow-shrink empty0
 lbd snap create empty0@s
 expect_eq "export of size 0" 0 "$(lbd export --no-progress empty0 - | wc -c)"
 : >"$TMP/empty.raw"
