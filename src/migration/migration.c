@@ -738,7 +738,19 @@ int lbd_migration_commit_flags(lbd_ioctx_t *io, const char *image,
 
 /* ---- abort ------------------------------------------------------------- */
 
-/* Write into SRC every 4 KiB block of [OFF, OFF+LEN) where DST differs. */
+/* Put DST's bytes A[I, I+K) at OFF+I into SRC: a discard where zeroes. */
+static int copy_back_run(lbd_image_t *src, uint64_t off, const char *a,
+                         uint64_t i, uint64_t k, bool zero)
+{
+  if (!k)
+    return 0;
+  ssize_t r = zero ? lbd_discard(src, off + i, k)
+                   : lbd_write(src, off + i, k, a + i);
+  return r < 0 ? (int)r : 0;
+}
+
+/* Write into SRC every 4 KiB block of [OFF, OFF+LEN) where DST differs,
+ * runs of neighbouring blocks of one kind (data, zeroes) in one call. */
 static int copy_back_range(lbd_image_t *dst, lbd_image_t *src, uint64_t off,
                            uint64_t len, char *a, char *b)
 {
@@ -746,17 +758,25 @@ static int copy_back_range(lbd_image_t *dst, lbd_image_t *src, uint64_t off,
   ssize_t m = n < 0 ? n : lbd_read(src, off, len, b);
   if (m < 0)
     return (int)m;
-  for (uint64_t i = 0; i < len; i += BLOCK) {
+  uint64_t run = 0, run_len = 0;
+  bool run_zero = false;
+  int r = 0;
+  for (uint64_t i = 0; r == 0 && i < len; i += BLOCK) {
     uint64_t k = len - i < BLOCK ? len - i : BLOCK;
-    if (memcmp(a + i, b + i, k) == 0)
-      continue;
+    bool same = memcmp(a + i, b + i, k) == 0;
     bool zero = a[i] == 0 && memcmp(a + i, a + i + 1, k - 1) == 0;
-    int r = zero ? lbd_discard(src, off + i, k)
-                 : (int)lbd_write(src, off + i, k, a + i);
-    if (r < 0)
-      return r;
+    if (run_len && (same || zero != run_zero)) {
+      r = copy_back_run(src, off, a, run, run_len, run_zero);
+      run_len = 0;
+    }
+    if (!same && !run_len) {
+      run = i;
+      run_zero = zero;
+    }
+    if (!same)
+      run_len += k;
   }
-  return 0;
+  return r == 0 ? copy_back_run(src, off, a, run, run_len, run_zero) : r;
 }
 
 /* Every object the target has: its bytes, where they differ, to SRC. */
