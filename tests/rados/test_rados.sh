@@ -188,6 +188,36 @@ lbd pool rm found --force >/dev/null
 rados_pools | grep -qx found || { echo "FAIL: pool rm deleted a RADOS pool lbd did not make"; exit 1; }
 echo "pool rm: ok"
 
+# A watch the OSD dropped (its holder stopped past the watch timeout, 5 s
+# here) is registered again as soon as the holder runs: until then others
+# take the image for unused (migration prepare would go ahead under it).
+lbd pool create rw --backend rados --ceph-conf "$conf" --rados-pool lbd-rewatch
+lbd create --size 16M rw/img
+"$build/lbd" --cluster-dir "$tmp/cluster" nbd serve rw/img \
+  --socket "$tmp/rw.sock" >"$tmp/rw.log" 2>&1 &
+server=$!
+i=0
+until lbd status rw/img | grep -q "pid=$server"; do
+  i=$((i + 1)); [ $i -lt 50 ] || { echo "FAIL: no watcher"; exit 1; }
+  sleep 0.2
+done
+kill -STOP $server
+sleep 12
+lost=$(lbd status rw/img | grep -c "pid=$server" || true)
+kill -CONT $server
+i=0
+until lbd status rw/img | grep -q "pid=$server"; do
+  i=$((i + 1))
+  [ $i -lt 60 ] || { kill $server; echo "FAIL: the lost watch never came back (lost: $lost)"; exit 1; }
+  sleep 0.5
+done
+if lbd migration prepare rw/img rw/img2 2>/dev/null; then
+  kill $server; echo "FAIL: prepare under a live client"; exit 1
+fi
+kill $server; wait $server 2>/dev/null || true
+lbd pool rm rw --force >/dev/null
+echo "watch registered again after a loss (it was lost: $([ "$lost" = 0 ] && echo yes || echo no)): ok"
+
 # A full pool (a quota reached): writes and creates fail at once with a
 # clear ENOSPC and leave nothing behind, reads go on, a removal frees space
 # (librados alone would make every write, and even opening an image, wait

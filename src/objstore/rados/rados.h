@@ -58,7 +58,9 @@ struct rados_conn;
 
 struct rados_watch_rec {
   char *oid;
-  uint64_t handle;
+  uint64_t id;       /* what the caller holds (the handle changes) */
+  uint64_t handle;   /* librados' watch, registered again when lost */
+  bool lost;         /* a watch error: being registered again */
   char *payload;     /* what it answers to a notify */
   size_t plen;
   bool liveness;     /* taken for a lock, not a user watch */
@@ -81,6 +83,8 @@ struct objstore_backend_pool {
   rados_ioctx_t wio;       /* watches, notifies, locks: lives as long as bp */
   struct rados_watch_rec *watches;
   size_t nwatches;
+  bool rewatching, rewatch_joinable, closing;
+  pthread_t rewatch_thread; /* registers lost watches again */
   struct rados_lock_rec *locks;
   size_t nlocks;
 };

@@ -1,12 +1,13 @@
 /* The rados backend: watchers and locks (see rados.h).
  *
- * A watch answers every notify with its holder ("W" payload: client, pid,
- * mode, description); a handle holding locks on an object also keeps one
+ * A watch answers every notify with its holder ("W" payload: its id,
+ * client, pid, mode, description); a handle holding locks on an object also keeps one
  * watch on it ("L" payload), so a lock holder is alive while its watch
  * answers.  Listing holders is a notify: the answers are the live ones. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,11 @@
 
 #define SEP '\x1f'
 #define NOTIFY_TIMEOUT_MS 3000
+#define REWATCH_TRIES 60 /* a second apart */
+
+/* Watch ids, unique in the process as librados' handles are (two pool
+ * handles of one client watch the same objects). */
+static _Atomic uint64_t last_watch_id;
 
 /* ---- watches ------------------------------------------------------------- */
 
@@ -32,10 +38,17 @@ static void on_notify(void *arg, uint64_t notify_id, uint64_t handle,
   pthread_mutex_lock(&bp->mu);
   for (size_t i = 0; i < bp->nwatches; i++)
     if (bp->watches[i].handle == handle) {
-      oid = strdup(bp->watches[i].oid);
-      plen = bp->watches[i].plen;
-      if ((payload = malloc(plen + 1)))
-        memcpy(payload, bp->watches[i].payload, plen);
+      const struct rados_watch_rec *w = &bp->watches[i];
+      oid = strdup(w->oid);
+      /* A user watch answers with its id (W, id, client, ...): the cookie
+       * its owner holds, whatever librados' handle is after a rewatch. */
+      int n = w->payload[0] == 'W'
+                  ? asprintf(&payload, "W%c%" PRIu64 "%.*s", SEP, w->id,
+                             (int)w->plen - 1, w->payload + 1)
+                  : asprintf(&payload, "%.*s", (int)w->plen, w->payload);
+      if (n < 0)
+        payload = NULL;
+      plen = n < 0 ? 0 : (size_t)n;
       break;
     }
   pthread_mutex_unlock(&bp->mu);
@@ -46,14 +59,90 @@ static void on_notify(void *arg, uint64_t notify_id, uint64_t handle,
   free(payload);
 }
 
+static void on_notify(void *arg, uint64_t notify_id, uint64_t handle,
+                      uint64_t notifier_id, void *data, size_t len);
+static void on_watch_error(void *arg, uint64_t handle, int err);
+
+/* The first lost watch of BP (under bp->mu), or NULL. */
+static struct rados_watch_rec *first_lost(struct objstore_backend_pool *bp)
+{
+  for (size_t i = 0; i < bp->nwatches; i++)
+    if (bp->watches[i].lost)
+      return &bp->watches[i];
+  return NULL;
+}
+
+static struct rados_watch_rec *watch_by_id(struct objstore_backend_pool *bp,
+                                           uint64_t id)
+{
+  for (size_t i = 0; i < bp->nwatches; i++)
+    if (bp->watches[i].id == id)
+      return &bp->watches[i];
+  return NULL;
+}
+
+/* Register one lost watch again; false when none is left (or closing). */
+static bool rewatch_one(struct objstore_backend_pool *bp, unsigned *tries)
+{
+  pthread_mutex_lock(&bp->mu);
+  struct rados_watch_rec *w = bp->closing ? NULL : first_lost(bp);
+  if (!w || *tries >= REWATCH_TRIES) {
+    bp->rewatching = false;
+    pthread_mutex_unlock(&bp->mu);
+    return false;
+  }
+  uint64_t id = w->id, old = w->handle;
+  char *oid = strdup(w->oid);
+  w->lost = false;
+  pthread_mutex_unlock(&bp->mu);
+  uint64_t h = 0;
+  rados_unwatch2(bp->wio, old); /* (librados drops its failed watch) */
+  int r = oid ? rados_watch3(bp->wio, oid, &h, on_notify, on_watch_error, 0,
+                             bp)
+              : -ENOMEM;
+  pthread_mutex_lock(&bp->mu);
+  w = watch_by_id(bp, id);
+  if (w && r == 0)
+    w->handle = h;
+  else if (w) /* again, a second later */
+    w->lost = true;
+  pthread_mutex_unlock(&bp->mu);
+  if (!w && r == 0) /* unwatched meanwhile */
+    rados_unwatch2(bp->wio, h);
+  if (w && r < 0) {
+    ++*tries;
+    sleep(1);
+  }
+  free(oid);
+  return true;
+}
+
+static void *rewatch_main(void *arg)
+{
+  unsigned tries = 0;
+  while (rewatch_one(arg, &tries))
+    ;
+  return NULL;
+}
+
 static void on_watch_error(void *arg, uint64_t handle, int err)
 {
-  /* The watch was lost (an OSD restart, a long disconnection): its holder
-   * no longer answers notifies, so others see it gone, as after a death.
-   * Nothing to do here; a library never prints. */
-  (void)arg;
-  (void)handle;
+  /* The watch was lost (an OSD restart, a disconnection longer than the
+   * watch timeout): until it is registered again, its holder answers no
+   * notify and others take it for gone, as librbd's rewatch avoids. */
+  struct objstore_backend_pool *bp = arg;
   (void)err;
+  pthread_mutex_lock(&bp->mu);
+  for (size_t i = 0; i < bp->nwatches; i++)
+    if (bp->watches[i].handle == handle)
+      bp->watches[i].lost = true;
+  if (!bp->rewatching && !bp->closing) {
+    if (bp->rewatch_joinable) /* the last one, done */
+      pthread_join(bp->rewatch_thread, NULL);
+    bp->rewatching = bp->rewatch_joinable =
+        pthread_create(&bp->rewatch_thread, NULL, rewatch_main, bp) == 0;
+  }
+  pthread_mutex_unlock(&bp->mu);
 }
 
 /* Register a watch on OID answering PAYLOAD; its record is added to BP. */
@@ -75,9 +164,12 @@ static int watch_add(struct objstore_backend_pool *bp, const char *oid,
   pthread_mutex_lock(&bp->mu);
   struct rados_watch_rec *p =
       o ? realloc(bp->watches, (bp->nwatches + 1) * sizeof *p) : NULL;
+  uint64_t id = 0;
   if (p) {
     bp->watches = p;
-    p[bp->nwatches++] = (struct rados_watch_rec){o, h, payload, plen,
+    id = atomic_fetch_add(&last_watch_id, 1) + 1;
+    p[bp->nwatches++] = (struct rados_watch_rec){o,       id,       h,
+                                                 false,   payload,  plen,
                                                  liveness, liveness ? 1 : 0};
   }
   pthread_mutex_unlock(&bp->mu);
@@ -87,7 +179,7 @@ static int watch_add(struct objstore_backend_pool *bp, const char *oid,
     free(payload);
     return lbd_error(ENOMEM, "out of memory");
   }
-  *handle = h;
+  *handle = id;
   return 0;
 }
 
@@ -118,16 +210,18 @@ int rados_be_watch(struct objstore_backend_pool *bp, const char *oid,
   return watch_add(bp, oid, payload, plen, false, handle);
 }
 
-/* Remove the record of HANDLE; returns whether it was there. */
+/* Remove the record of watch ID; returns whether it was there, and its
+ * librados handle in *HANDLE. */
 static bool watch_forget(struct objstore_backend_pool *bp, const char *oid,
-                         uint64_t handle, bool liveness)
+                         uint64_t id, bool liveness, uint64_t *handle)
 {
   bool found = false;
   pthread_mutex_lock(&bp->mu);
   for (size_t i = 0; i < bp->nwatches; i++) {
     struct rados_watch_rec *w = &bp->watches[i];
-    if (w->handle == handle && w->liveness == liveness &&
+    if (w->id == id && w->liveness == liveness &&
         strcmp(w->oid, oid) == 0) {
+      *handle = w->handle;
       free(w->oid);
       free(w->payload);
       bp->watches[i] = bp->watches[--bp->nwatches];
@@ -140,11 +234,12 @@ static bool watch_forget(struct objstore_backend_pool *bp, const char *oid,
 }
 
 int rados_be_unwatch(struct objstore_backend_pool *bp, const char *oid,
-                     uint64_t handle)
+                     uint64_t id)
 {
-  if (!watch_forget(bp, oid, handle, false))
+  uint64_t handle;
+  if (!watch_forget(bp, oid, id, false, &handle))
     return lbd_error(ENOENT, "object %s: no watch %" PRIu64 " of this handle",
-                     oid, handle);
+                     oid, id);
   int r = rados_unwatch2(bp->wio, handle);
   return r < 0 && r != -ENOENT ? rados_err(r, "unwatching object %s", oid) : 0;
 }
@@ -231,17 +326,14 @@ int rados_be_list_watchers(struct objstore_backend_pool *bp, const char *oid,
   *count = 0;
   int r = notify_acks(bp, oid, &acks, &na, &tos, &nt);
   for (size_t i = 0; r == 0 && i < na; i++) {
-    char *copy, *f[5];
+    char *copy, *f[6];
     if (!acks[i].payload || acks[i].payload_len < 1 ||
         acks[i].payload[0] != 'W')
       continue; /* a lock's liveness watch, or not lbd's */
-    size_t nf = fields(acks[i].payload, acks[i].payload_len, &copy, f, 5);
-    if (nf == 5) {
-      char cookie[32];
-      snprintf(cookie, sizeof cookie, "%" PRIu64, acks[i].cookie);
-      r = holder_push(holders, count, f[1], cookie, f[4], NULL,
-                      (pid_t)atol(f[2]), atoi(f[3]) != 0);
-    }
+    size_t nf = fields(acks[i].payload, acks[i].payload_len, &copy, f, 6);
+    if (nf == 6) /* W, id (the cookie), client, pid, mode, description */
+      r = holder_push(holders, count, f[2], f[1], f[5], NULL,
+                      (pid_t)atol(f[3]), atoi(f[4]) != 0);
     free(copy);
   }
   rados_free_notify_response(acks, na, tos);
@@ -419,17 +511,17 @@ int rados_liveness_ref(struct objstore_backend_pool *bp, const char *oid)
 
 void rados_liveness_unref(struct objstore_backend_pool *bp, const char *oid)
 {
-  uint64_t h = 0;
+  uint64_t id = 0, h;
   bool drop = false;
   pthread_mutex_lock(&bp->mu);
   for (size_t i = 0; i < bp->nwatches; i++)
     if (bp->watches[i].liveness && strcmp(bp->watches[i].oid, oid) == 0) {
       drop = --bp->watches[i].refs == 0;
-      h = bp->watches[i].handle;
+      id = bp->watches[i].id;
       break;
     }
   pthread_mutex_unlock(&bp->mu);
-  if (drop && watch_forget(bp, oid, h, true))
+  if (drop && watch_forget(bp, oid, id, true, &h))
     rados_unwatch2(bp->wio, h);
 }
 
@@ -632,6 +724,13 @@ int rados_be_list_lockers(struct objstore_backend_pool *bp, const char *oid,
 
 void rados_holders_release(struct objstore_backend_pool *bp)
 {
+  pthread_mutex_lock(&bp->mu);
+  bp->closing = true; /* no rewatch from now on */
+  bool join = bp->rewatch_joinable;
+  bp->rewatch_joinable = false;
+  pthread_mutex_unlock(&bp->mu);
+  if (join)
+    pthread_join(bp->rewatch_thread, NULL);
   for (size_t i = 0; i < bp->nlocks; i++) {
     rados_unlock(bp->wio, bp->locks[i].oid, bp->locks[i].name,
                  bp->locks[i].rcookie);
