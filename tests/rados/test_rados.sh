@@ -177,15 +177,25 @@ echo "migration rados -> local: ok"
 
 lbd pool rm ceph --force >/dev/null
 # The RADOS pool lbd made goes with it; one it found is left as it was.
-rados_pools() { ceph -c "$conf" osd pool ls 2>/dev/null; }
-if rados_pools | grep -qx lbd-cli; then
+# ceph ARGS..., tried up to five times (a busy monitor may time a command
+# out), its output shown if it fails for good.
+ceph_cmd() {
+  for try in 1 2 3 4 5; do
+    ceph -c "$conf" --connect-timeout 30 "$@" >"$tmp/ceph.out" 2>&1 && return 0
+    sleep 1
+  done
+  echo "FAIL: ceph $*:"; cat "$tmp/ceph.out"; exit 1
+}
+ceph_cmd osd pool ls
+if grep -qx lbd-cli "$tmp/ceph.out"; then
   echo "FAIL: pool rm left the RADOS pool lbd made"; exit 1
 fi
-ceph -c "$conf" osd pool create found 1 >/dev/null 2>&1
+ceph_cmd osd pool create found 1
 lbd pool create found --backend rados --ceph-conf "$conf"
 lbd create --size 4M found/img
 lbd pool rm found --force >/dev/null
-rados_pools | grep -qx found || { echo "FAIL: pool rm deleted a RADOS pool lbd did not make"; exit 1; }
+ceph_cmd osd pool ls
+grep -qx found "$tmp/ceph.out" || { echo "FAIL: pool rm deleted a RADOS pool lbd did not make"; exit 1; }
 echo "pool rm: ok"
 
 # A watch the OSD dropped (its holder stopped past the watch timeout, 5 s
@@ -227,7 +237,7 @@ fail() { echo "FAIL: $*"; exit 1; }
 head -c 24M /dev/urandom >"$tmp/a.raw"
 lbd import "$tmp/a.raw" quota/a >/dev/null
 lbd create --size 64M quota/b
-ceph -c "$conf" osd pool set-quota lbd-quota max_bytes 8000000 >/dev/null 2>&1
+ceph_cmd osd pool set-quota lbd-quota max_bytes 8000000
 i=0 # the monitor marks the pool full from the OSD's next statistics
 until ceph -c "$conf" health 2>/dev/null | grep -q "pool(s) full"; do
   i=$((i + 1)); [ $i -lt 120 ] || fail "the pool was never marked full"
