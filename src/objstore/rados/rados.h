@@ -85,6 +85,7 @@ struct objstore_backend_pool {
   size_t nwatches;
   bool rewatching, rewatch_joinable, closing;
   pthread_t rewatch_thread; /* registers lost watches again */
+  pid_t rewatch_pid;        /* the process that started it */
   struct rados_lock_rec *locks;
   size_t nlocks;
 };

@@ -94,9 +94,11 @@ static bool rewatch_one(struct objstore_backend_pool *bp, unsigned *tries)
   uint64_t id = w->id, old = w->handle;
   char *oid = strdup(w->oid);
   w->lost = false;
+  w->handle = 0; /* this thread's to unwatch now, no one else's */
   pthread_mutex_unlock(&bp->mu);
   uint64_t h = 0;
-  rados_unwatch2(bp->wio, old); /* (librados drops its failed watch) */
+  if (old)
+    rados_unwatch2(bp->wio, old); /* (librados drops its failed watch) */
   int r = oid ? rados_watch3(bp->wio, oid, &h, on_notify, on_watch_error, 0,
                              bp)
               : -ENOMEM;
@@ -134,13 +136,14 @@ static void on_watch_error(void *arg, uint64_t handle, int err)
   (void)err;
   pthread_mutex_lock(&bp->mu);
   for (size_t i = 0; i < bp->nwatches; i++)
-    if (bp->watches[i].handle == handle)
+    if (handle && bp->watches[i].handle == handle)
       bp->watches[i].lost = true;
   if (!bp->rewatching && !bp->closing) {
-    if (bp->rewatch_joinable) /* the last one, done */
-      pthread_join(bp->rewatch_thread, NULL);
+    if (bp->rewatch_joinable && bp->rewatch_pid == getpid())
+      pthread_join(bp->rewatch_thread, NULL); /* the last one, done */
     bp->rewatching = bp->rewatch_joinable =
         pthread_create(&bp->rewatch_thread, NULL, rewatch_main, bp) == 0;
+    bp->rewatch_pid = getpid();
   }
   pthread_mutex_unlock(&bp->mu);
 }
@@ -240,7 +243,7 @@ int rados_be_unwatch(struct objstore_backend_pool *bp, const char *oid,
   if (!watch_forget(bp, oid, id, false, &handle))
     return lbd_error(ENOENT, "object %s: no watch %" PRIu64 " of this handle",
                      oid, id);
-  int r = rados_unwatch2(bp->wio, handle);
+  int r = handle ? rados_unwatch2(bp->wio, handle) : 0; /* 0: being rewatched */
   return r < 0 && r != -ENOENT ? rados_err(r, "unwatching object %s", oid) : 0;
 }
 
@@ -521,7 +524,7 @@ void rados_liveness_unref(struct objstore_backend_pool *bp, const char *oid)
       break;
     }
   pthread_mutex_unlock(&bp->mu);
-  if (drop && watch_forget(bp, oid, id, true, &h))
+  if (drop && watch_forget(bp, oid, id, true, &h) && h)
     rados_unwatch2(bp->wio, h);
 }
 
@@ -726,7 +729,8 @@ void rados_holders_release(struct objstore_backend_pool *bp)
 {
   pthread_mutex_lock(&bp->mu);
   bp->closing = true; /* no rewatch from now on */
-  bool join = bp->rewatch_joinable;
+  /* (a child of a fork has none of its parent's threads) */
+  bool join = bp->rewatch_joinable && bp->rewatch_pid == getpid();
   bp->rewatch_joinable = false;
   pthread_mutex_unlock(&bp->mu);
   if (join)
@@ -740,7 +744,8 @@ void rados_holders_release(struct objstore_backend_pool *bp)
   bp->locks = NULL;
   bp->nlocks = 0;
   for (size_t i = 0; i < bp->nwatches; i++)
-    rados_unwatch2(bp->wio, bp->watches[i].handle);
+    if (bp->watches[i].handle)
+      rados_unwatch2(bp->wio, bp->watches[i].handle);
   /* No callback runs on BP once this returns. */
   rados_watch_flush(rados_conn_cluster(bp->conn));
   for (size_t i = 0; i < bp->nwatches; i++) {
