@@ -17,6 +17,7 @@
 #     during execute, abort, refusals, parent of clones, and kill -9 of
 #     prepare/execute/commit/abort at random points, then recovery, every
 #     byte of the head and every snapshot checked against a model;
+#  3b. lbd-fsx with RADOS pools, seeds that found bugs there;
 #  4. no RADOS pool of the tests is left behind.
 # Left out: image_sparse (it measures the disk blocks of the local store's
 # files), striping (arithmetic alone, no store) and sequential_prefetch
@@ -86,6 +87,14 @@ run "migration/test_migration local -> rados ($trials kill -9 trials)" \
 run "migration/test_migration rados -> local ($trials kill -9 trials)" \
   LBD_TEST_BACKEND=rados LBD_TEST_BACKEND2=local LBD_KILL_TRIALS="$trials" \
   LBD_KILL_MAX_MS=500 "$build/tests/migration/migration_test_migration"
+
+# ---- 3b. lbd-fsx seeds that found RADOS bugs (normal build) ---------------
+# seed 97, op 866: a client write met an object whose history a killed
+# execute had been writing: EIO, where the write must copy it up again.
+if [ "$quick" != 1 ] && [ -x "$build/lbd-fsx" ]; then
+  run "lbd-fsx -S 97 -N 870 -R (a write on a cut history)" \
+    "$build/lbd-fsx" -S 97 -N 870 -q -d "$tmp/fsx97" -R "$conf"
+fi
 
 # ---- 4. nothing left behind ---------------------------------------------------
 left=$(ceph -c "$conf" osd pool ls 2>/dev/null | grep '^lbdt-' || true)

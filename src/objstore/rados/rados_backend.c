@@ -1339,6 +1339,15 @@ static int rados_be_operate(struct objstore_backend_pool *bp, const char *oid,
         unguarded = true;
         continue;
       }
+      /* An op on the object as it is, on a history whose builder died:
+       * not written yet, as a stat says, so that the image copies it up
+       * and takes the build over (a client write failed with EIO). */
+      if (w8 < 0 && asserts && waited > 0) {
+        r = lbd_error(ENOENT, "object %s is not written yet: its history "
+                      "was cut", oid);
+        ours = true;
+        break;
+      }
       if (w8 < 0) {
         r = w8;
         ours = true;
