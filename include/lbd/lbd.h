@@ -230,7 +230,9 @@ int lbd_flatten(lbd_image_t *image, lbd_progress_fn_t progress, void *arg);
  * DST gets SRC's snapshots and metadata and reads SRC wherever it has no
  * data yet.  O(1) in the image size.  OPTS: DST's layout (zero fields:
  * SRC's; a new object size alone carries SRC's default striping along).
- * FLATTEN: DST will not depend on SRC's parent.  Refused, with nothing
+ * If SRC is a clone, DST keeps its parent link (commit moves it to DST)
+ * unless FLATTEN: then execute copies the parent's data into DST, which
+ * will not depend on the parent.  Refused, with nothing
  * changed, if SRC is open elsewhere, locked, migrating, or has clones, or
  * if DST exists.  After a crash, run it again (or abort). */
 int lbd_migration_prepare(lbd_ioctx_t *src_io, const char *src,

@@ -93,7 +93,8 @@ const struct opt_def cli_opts[OPT_COUNT] = {
         "format of image file: 1 (raw bytes) or 2 (rbd's\n"
         "format with snapshots) [default: 1]"},
     [OPT_FLATTEN] = {"flatten", 0, NULL,
-        "make the target independent of the source's parent"},
+        "make the target independent of the source's\n"
+        "parent (else a clone's target keeps the link)"},
     [OPT_CONCURRENCY] = {"concurrency", 0, "<n>",
         "objects copied at once [default: 8]"},
     [OPT_IMPORT_ONLY] = {"import-only", 0, NULL,

@@ -62,13 +62,14 @@ static int stop_at_data(uint64_t off, uint64_t len, bool exists, void *arg)
   return exists ? 1 : 0;
 }
 
-/* 1 if IMG (a parent or source handle, its own backing included) has an
- * object in [OFF, OFF+LEN), 0 if not: stats, no data read. */
-static int image_may_have_data(lbd_image_t *img, uint64_t off, uint64_t len)
+/* 1 if IMG (a parent or source handle, its own backing included unless
+ * OWN) has an object in [OFF, OFF+LEN), 0 if not: stats, no data read. */
+static int image_may_have_data(lbd_image_t *img, uint64_t off, uint64_t len,
+                               bool own)
 {
   return image_diff_iterate(img, 0, 0, off, len,
-                            IMAGE_DIFF_INCLUDE_PARENT | IMAGE_DIFF_EXISTENCE |
-                                IMAGE_DIFF_SIZE_AS_OPEN,
+                            (own ? 0 : IMAGE_DIFF_INCLUDE_PARENT) |
+                                IMAGE_DIFF_EXISTENCE | IMAGE_DIFF_SIZE_AS_OPEN,
                             stop_at_data, NULL);
 }
 
@@ -76,7 +77,8 @@ static int parent_may_have_data(struct image_backing *b, uint64_t snap,
                                 uint64_t off, uint64_t len)
 {
   (void)snap;
-  return image_may_have_data(((struct parent_backing *)b)->parent, off, len);
+  return image_may_have_data(((struct parent_backing *)b)->parent, off, len,
+                             false);
 }
 
 static int parent_extents(struct image_backing *b, uint64_t snap,
@@ -109,16 +111,27 @@ struct source_backing {
   struct image_backing base;
   lbd_ioctx_t *io;
   lbd_image_t *head;
+  struct lbd_image *target;  /* the owner, which outlives it */
   pthread_mutex_t mu;
   struct source_snap *snaps;
   size_t nsnaps;
   int depth;
   bool gone; /* the source was removed: the migration was committed */
+  /* Only what the source reads from its own parent (verify's view of the
+   * target once committed with the parent kept). */
+  bool parent_only;
+  /* After a commit that kept the parent: the target's parent, opened on
+   * first use (NULL: none), and its overlap at the target's head. */
+  bool parent_checked;
+  lbd_ioctx_t *parent_io;
+  lbd_image_t *parent;
+  uint64_t parent_overlap;
 };
 
 /* A handle opened before the commit reads on after it: once the source's
  * header is gone, everything the target holds is its own, and what it
- * lacks reads as zeroes (not as the source's own backing). */
+ * lacks reads as zeroes, or (the parent kept) as the parent the commit
+ * linked the target to. */
 static bool source_gone(struct source_backing *b)
 {
   if (b->gone)
@@ -151,19 +164,79 @@ static int source_image(struct source_backing *b, uint64_t snap,
   return r;
 }
 
+/* The committed target's parent (the source is gone). */
+static int committed_parent(struct source_backing *b)
+{
+  pthread_mutex_lock(&b->mu);
+  int r = 0;
+  if (!b->parent_checked) {
+    struct image_header hdr;
+    struct lbd_image *t = b->target;
+    r = image_header_read(t->io->pool, t->id, &hdr);
+    if (r == 0 && hdr.parent.pool_id >= 0 && !image_parent_is_source(&hdr)) {
+      r = image_ioctx_by_id(t->io->cluster, hdr.parent.pool_id,
+                            hdr.parent.ns, &b->parent_io);
+      if (r == 0)
+        r = image_open(b->parent_io, NULL, hdr.parent.image_id, NULL,
+                       hdr.parent.snap_id, LBD_OPEN_READ_ONLY, b->depth + 1,
+                       &b->parent);
+      b->parent_overlap = hdr.parent.overlap;
+    }
+    b->parent_checked = r == 0;
+  }
+  pthread_mutex_unlock(&b->mu);
+  return r;
+}
+
+/* The overlap of the committed target's parent at target snapshot SNAP. */
+static int committed_overlap(struct source_backing *b, uint64_t snap,
+                             uint64_t *overlap)
+{
+  int r = committed_parent(b);
+  *overlap = b->parent ? b->parent_overlap : 0;
+  if (r == 0 && b->parent && snap != OBJSTORE_SNAP_HEAD &&
+      (r = image_snap_overlap(b->target, snap, overlap)) == -ENOENT) {
+    lbd_error_clear();
+    r = 0;
+  }
+  return r;
+}
+
+static int committed_read(struct source_backing *b, uint64_t snap,
+                          uint64_t off, size_t len, void *buf)
+{
+  uint64_t overlap;
+  int r = b->base.keeps_parent ? committed_overlap(b, snap, &overlap) : 0;
+  memset(buf, 0, len);
+  if (r < 0 || !b->base.keeps_parent || off >= overlap)
+    return r;
+  size_t n = overlap - off < len ? (size_t)(overlap - off) : len;
+  ssize_t got = lbd_read(b->parent, off, n, buf);
+  return got < 0 ? (int)got : 0;
+}
+
 static int source_read(struct image_backing *base, uint64_t snap,
                        uint64_t off, size_t len, void *buf)
 {
   struct source_backing *b = (struct source_backing *)base;
   lbd_image_t *src;
   int r = source_image(b, snap, &src);
-  ssize_t n = r < 0 ? r : lbd_read(src, off, len, buf);
+  ssize_t n = r;
+  if (r == 0 && b->parent_only) /* below the source's own overlap there */
+    n = image_backing_read(src, src->snap_id, src->hdr.parent.overlap, off,
+                           len, buf);
+  else if (r == 0)
+    n = lbd_read(src, off, len, buf);
+  if (n < 0 && source_gone(b)) { /* (a snapshot of it cannot open now) */
+    lbd_error_clear();
+    return committed_read(b, snap, off, len, buf);
+  }
   if (n < 0)
     return (int)n;
-  if ((size_t)n < len)
+  if (!b->parent_only && (size_t)n < len)
     memset((char *)buf + n, 0, len - (size_t)n);
   if (source_gone(b)) /* (checked after the read: it may have raced) */
-    memset(buf, 0, len);
+    return committed_read(b, snap, off, len, buf);
   return 0;
 }
 
@@ -172,17 +245,27 @@ static int source_extents(struct image_backing *base, uint64_t snap,
 {
   struct source_backing *b = (struct source_backing *)base;
   lbd_image_t *src;
+  if (source_gone(b)) {
+    uint64_t overlap;
+    int r = b->base.keeps_parent ? committed_overlap(b, snap, &overlap) : 0;
+    if (r < 0 || !b->base.keeps_parent || off >= overlap)
+      return r;
+    return image_extents(b->parent, off,
+                         len < overlap - off ? len : overlap - off, out);
+  }
   int r = source_image(b, snap, &src);
   return r < 0 ? r : image_extents(src, off, len, out);
 }
 
+/* Execute's question: does the source have data to copy here?  With the
+ * parent kept, only the source's own objects count. */
 static int source_may_have_data(struct image_backing *base, uint64_t snap,
                                 uint64_t off, uint64_t len)
 {
   struct source_backing *b = (struct source_backing *)base;
   lbd_image_t *src;
   int r = source_image(b, snap, &src);
-  return r < 0 ? r : image_may_have_data(src, off, len);
+  return r < 0 ? r : image_may_have_data(src, off, len, b->base.keeps_parent);
 }
 
 static void source_close(struct image_backing *base)
@@ -191,6 +274,8 @@ static void source_close(struct image_backing *base)
   for (size_t i = 0; i < b->nsnaps; i++)
     lbd_close(b->snaps[i].img);
   free(b->snaps);
+  lbd_close(b->parent);
+  lbd_ioctx_destroy(b->parent_io);
   lbd_close(b->head);
   lbd_ioctx_destroy(b->io);
   pthread_mutex_destroy(&b->mu);
@@ -216,7 +301,7 @@ static int source_snap_map(struct lbd_image *img, struct source_backing *b)
   return r;
 }
 
-static int source_open(struct lbd_image *img, int depth)
+static int source_open(struct lbd_image *img, int depth, bool parent_only)
 {
   const struct image_parent *pa = &img->hdr.parent;
   struct source_backing *b = calloc(1, sizeof *b);
@@ -224,6 +309,8 @@ static int source_open(struct lbd_image *img, int depth)
     return lbd_error(ENOMEM, "out of memory");
   b->base.ops = &source_ops;
   b->depth = depth;
+  b->target = img;
+  b->parent_only = parent_only;
   pthread_mutex_init(&b->mu, NULL);
   int r = image_ioctx_by_id(img->io->cluster, pa->pool_id, pa->ns, &b->io);
   if (r == 0)
@@ -231,6 +318,8 @@ static int source_open(struct lbd_image *img, int depth)
                    LBD_OPEN_READ_ONLY, depth + 1, &b->head);
   if (r == 0)
     r = source_snap_map(img, b);
+  if (r == 0)
+    b->base.keeps_parent = image_keeps_source_parent(&img->hdr, &b->head->hdr);
   if (r < 0) {
     if (b->head)
       source_close(&b->base);
@@ -251,6 +340,23 @@ bool image_migrating(const struct lbd_image *img)
 {
   const struct image_migration *m = &img->hdr.migration;
   return m->role == IMAGE_MIGRATION_TARGET && strcmp(m->state, "committing");
+}
+
+bool image_parent_is_source(const struct image_header *hdr)
+{
+  const struct image_migration *m = &hdr->migration;
+  const struct image_parent *pa = &hdr->parent;
+  return m->role == IMAGE_MIGRATION_TARGET && !m->import_only &&
+         pa->pool_id == m->peer_pool && strcmp(pa->ns, m->peer_ns) == 0 &&
+         strcmp(pa->image_id, m->peer_id) == 0;
+}
+
+bool image_keeps_source_parent(const struct image_header *target,
+                               const struct image_header *source)
+{
+  return target->migration.role == IMAGE_MIGRATION_TARGET &&
+         !target->migration.flatten && !target->migration.import_only &&
+         source->parent.pool_id >= 0;
 }
 
 /* Import sources live above the image layer (migration/import.c), which
@@ -278,14 +384,15 @@ int image_backing_open(struct lbd_image *img, int depth)
   }
   if (pa->pool_id < 0)
     return 0;
-  if (img->hdr.migration.role == IMAGE_MIGRATION_TARGET) {
-    if (!image_migrating(img))
-      return 0; /* committing: every byte is here */
+  if (image_migrating(img)) {
     if (depth >= MAX_CHAIN)
       return lbd_error(ELOOP, "image %s: too many levels of backing",
                        img->name);
-    return source_open(img, depth);
+    return source_open(img, depth, false);
   }
+  if (image_parent_is_source(&img->hdr))
+    return 0; /* committing, flattened: every byte is here */
+  /* Else a clone (also a target committing with its source's parent). */
   if (depth >= MAX_CHAIN)
     return lbd_error(ELOOP, "image %s is a clone more than %d levels deep",
                      img->name, MAX_CHAIN);
@@ -304,6 +411,17 @@ int image_backing_open(struct lbd_image *img, int depth)
   }
   img->backing = &p->base;
   return 0;
+}
+
+int image_backing_open_past_source(struct lbd_image *img, int depth)
+{
+  if (!image_migrating(img) || img->hdr.migration.import_only ||
+      img->hdr.parent.pool_id < 0)
+    return 0;
+  int r = source_open(img, depth, true);
+  if (r == 0 && !img->backing->keeps_parent)
+    image_backing_close(img); /* flattened: nothing but its own */
+  return r;
 }
 
 void image_backing_close(struct lbd_image *img)

@@ -37,6 +37,10 @@ struct image_backing_ops {
 
 struct image_backing {
   const struct image_backing_ops *ops;
+  /* A migration source whose parent the target keeps: execute copies only
+   * the source's own objects, and a copy-up records zeroes as an empty
+   * object (absent would read the parent once the target links to it). */
+  bool keeps_parent;
 };
 
 /* How an import target's backing is opened, from its header (the layer
@@ -48,9 +52,21 @@ void image_backing_register_import(image_backing_opener open);
 /* Open IMG's backing from its header (nothing to do without a parent).
  * DEPTH counts the clones below (a chain deeper than 32 is refused). */
 int image_backing_open(struct lbd_image *img, int depth);
+/* Open IMG's backing as it will be once its migration is committed: for
+ * a target keeping its source's parent, that parent (as the source reads
+ * it); else none. */
+int image_backing_open_past_source(struct lbd_image *img, int depth);
 void image_backing_close(struct lbd_image *img);
 /* Whether IMG is a migration target that still reads its source. */
 bool image_migrating(const struct lbd_image *img);
+struct image_header;
+/* Whether the parent link of HDR (a migration target) is its source: until
+ * a commit that keeps the source's parent moves the link there. */
+bool image_parent_is_source(const struct image_header *hdr);
+/* Whether the migration of SOURCE to TARGET keeps SOURCE's parent link
+ * (SOURCE is a clone, and the migration was not prepared to flatten). */
+bool image_keeps_source_parent(const struct image_header *target,
+                               const struct image_header *source);
 
 /* Fill BUF with [OFF, OFF+LEN) of the backing as IMG sees it at its
  * snapshot SNAP (OBJSTORE_SNAP_HEAD: its head): the backing's bytes below

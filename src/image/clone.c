@@ -272,8 +272,8 @@ int lbd_get_parent(lbd_image_t *img, struct lbd_parent_info *info)
 {
   lbd_error_clear();
   memset(info, 0, sizeof *info);
-  if (!img->backing || !img->hdr.parent.overlap ||
-      img->hdr.migration.role == IMAGE_MIGRATION_TARGET)
+  if (!img->backing || !img->hdr.parent.overlap || image_migrating(img) ||
+      image_parent_is_source(&img->hdr))
     return lbd_error(ENOENT, "image %s has no parent", img->name);
   const struct image_parent *pa = &img->hdr.parent;
   lbd_ioctx_t *io;
@@ -372,7 +372,7 @@ static int flatten_unlink(struct lbd_image *img)
       return r;
     if (hdr.parent.pool_id < 0)
       return 0;
-    r = image_header_set_overlap(img->io->pool, img->id, &hdr, 0);
+    r = image_header_drop_parent(img->io->pool, img->id, &hdr);
     if (r == -ECANCELED)
       continue;
     if (r == 0)

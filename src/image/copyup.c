@@ -32,6 +32,13 @@ static uint64_t image_overlap(const struct lbd_image *img)
   return img->backing ? img->hdr.parent.overlap : 0;
 }
 
+/* Zeroes copied up are an empty object, never a missing one, where the
+ * image will read a parent for what it lacks (backing.h). */
+static bool zeroes_exist(const struct lbd_image *img)
+{
+  return img->backing && img->backing->keeps_parent;
+}
+
 /* Head only: one op, create-exclusive + the backing's data + P. */
 static int copyup_head(struct lbd_image *img, uint64_t objectno,
                        const char *oid, const struct piece_op *p)
@@ -49,7 +56,8 @@ static int copyup_head(struct lbd_image *img, uint64_t objectno,
     r = image_backing_read_object(img, OBJSTORE_SNAP_HEAD, objectno,
                                   image_overlap(img), buf, &runs, &nruns);
   }
-  bool empty = r == 0 && p->kind == PIECE_COPYUP && nruns == 0;
+  bool empty = r == 0 && p->kind == PIECE_COPYUP && nruns == 0 &&
+               !zeroes_exist(img);
   struct objstore_write_op *op = r == 0 && !empty ? objstore_write_op_new()
                                                   : NULL;
   if (r == 0 && !empty && !op)
@@ -191,13 +199,16 @@ static int copyup_history(struct lbd_image *img, uint64_t objectno,
     hstate_free(&s[--n]);
     memset(&s[n], 0, sizeof s[n]);
   }
-  bool empty = p->kind == PIECE_COPYUP && head.nruns == 0;
+  bool empty = p->kind == PIECE_COPYUP && head.nruns == 0 &&
+               !zeroes_exist(img);
   for (size_t i = 0; empty && i < n; i++)
     empty = s[i].nruns == 0;
   uint64_t seq = n ? s[n - 1].snaps[s[n - 1].nsnaps - 1] : 0;
   for (size_t i = 0; r == 0 && i < n; i++)
     hs[i] = (struct objstore_history_state){s[i].snaps, s[i].nsnaps,
-                                            s[i].nruns > 0, s[i].buf,
+                                            s[i].nruns > 0 ||
+                                                zeroes_exist(img),
+                                            s[i].buf,
                                             s[i].size, s[i].runs,
                                             s[i].nruns};
   if (r == 0 && !empty) { /* (the backing has nothing: nor will we) */

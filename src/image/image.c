@@ -291,8 +291,11 @@ int image_open(lbd_ioctx_t *io, const char *name, const char *id,
                   "'lbd migration abort'", img->hdr.migration.peer_name);
     goto fail;
   }
-  if (!(flags & IMAGE_OPEN_NO_BACKING) &&
-      (r = image_backing_open(img, depth)) < 0)
+  if (flags & IMAGE_OPEN_NO_SOURCE)
+    r = image_backing_open_past_source(img, depth);
+  else if (!(flags & IMAGE_OPEN_NO_BACKING))
+    r = image_backing_open(img, depth);
+  if (r < 0)
     goto fail;
   if ((r = objstore_watch(io->pool, img->header_oid,
                           img->read_only ? "read-only" : "read-write",
@@ -626,7 +629,7 @@ int image_remove_storage(lbd_ioctx_t *io, const char *id,
   if (r == 0 && (r = objstore_remove(io->pool, oid, NULL)) == -ENOENT)
     r = 0;
   if (r == 0 && hdr && hdr->parent.pool_id >= 0 &&
-      hdr->migration.role != IMAGE_MIGRATION_TARGET)
+      !image_parent_is_source(hdr))
     r = image_child_unlink(io->cluster, hdr, io->pool_id, io->ns, id);
   if (r == 0)
     lbd_error_clear();

@@ -31,6 +31,8 @@
  * by a shrink of the target: one of them at a time. */
 #define IMAGE_MIGRATION_LOCK "lbd_migration_execute"
 #define IMAGE_MAX_NAME 255
+/* Header omap key of a clone snapshot's parent overlap (+ %016x id). */
+#define IMAGE_SNAP_OVERLAP_PREFIX "snap_overlap_"
 #define IMAGE_ID_LEN 12
 
 struct lbd_cluster {
@@ -176,10 +178,22 @@ int image_header_set_migration(struct objstore_pool *pool, const char *id,
 int image_header_set_parent(struct objstore_pool *pool, const char *id,
                             const struct image_header *hdr,
                             const struct image_parent *parent);
-/* Set the parent overlap (0: drop the parent link), if the header is still
- * at HDR->version. */
+/* Set the parent overlap (0: the head reads no parent, but the link stays
+ * for its snapshots), if the header is still at HDR->version. */
 int image_header_set_overlap(struct objstore_pool *pool, const char *id,
                              const struct image_header *hdr, uint64_t overlap);
+/* Drop the parent link, if the header is still at HDR->version. */
+int image_header_drop_parent(struct objstore_pool *pool, const char *id,
+                             const struct image_header *hdr);
+/* A migration target keeping its source's parent: in one step, link it to
+ * PARENT (with its overlap), set the overlaps of its snapshots SNAP_IDS to
+ * OVERLAPS, and its migration state to committing; if the header is still
+ * at HDR->version. */
+int image_header_commit_parent(struct objstore_pool *pool, const char *id,
+                               const struct image_header *hdr,
+                               const struct image_parent *parent,
+                               const uint64_t *snap_ids,
+                               const uint64_t *overlaps, size_t nsnaps);
 
 /* image.c: remove an image's data objects, object map and header (what
  * exists of them; HDR NULL if the header is gone already).  Resumable. */
@@ -206,6 +220,9 @@ int image_create(lbd_ioctx_t *io, const char *name,
  * DEPTH: how many clones below this one are opening it as their parent. */
 #define IMAGE_OPEN_MIGRATION (1u << 30) /* a migration source, read-write */
 #define IMAGE_OPEN_NO_BACKING (1u << 29) /* read only the image's own data */
+/* A migration target as its commit will leave it: its own data, else the
+ * parent it keeps of its source (migration verify). */
+#define IMAGE_OPEN_NO_SOURCE (1u << 28)
 int image_open(lbd_ioctx_t *io, const char *name, const char *id,
                const char *snap, uint64_t snap_id, unsigned flags, int depth,
                lbd_image_t **out);

@@ -292,46 +292,94 @@ int image_header_set_size(struct objstore_pool *pool, const char *id,
   return r;
 }
 
-int image_header_set_overlap(struct objstore_pool *pool, const char *id,
-                             const struct image_header *hdr, uint64_t overlap)
+static const char *const parent_keys[] = {"parent_pool", "parent_ns",
+                                          "parent_image", "parent_snap",
+                                          "parent_overlap"};
+
+static void parent_steps(struct objstore_write_op *op,
+                         const struct image_parent *parent)
+{
+  set_u64(op, "parent_pool", (uint64_t)parent->pool_id);
+  set_text(op, "parent_ns", parent->ns);
+  set_text(op, "parent_image", parent->image_id);
+  set_u64(op, "parent_snap", parent->snap_id);
+}
+
+/* A write op guarded by the header's version, or NULL (error set). */
+static struct objstore_write_op *guarded_op(const struct image_header *hdr)
+{
+  struct objstore_write_op *op = objstore_write_op_new();
+  if (!op) {
+    lbd_error(ENOMEM, "out of memory");
+    return NULL;
+  }
+  objstore_write_op_assert_exists(op);
+  objstore_write_op_cmp_version(op, OBJSTORE_CMP_EQ, hdr->version);
+  return op;
+}
+
+static int run_op(struct objstore_pool *pool, const char *id,
+                  struct objstore_write_op *op)
 {
   char oid[64];
   header_oid(id, oid, sizeof oid);
-  struct objstore_write_op *op = objstore_write_op_new();
-  if (!op)
-    return lbd_error(ENOMEM, "out of memory");
-  objstore_write_op_assert_exists(op);
-  objstore_write_op_cmp_version(op, OBJSTORE_CMP_EQ, hdr->version);
-  if (overlap) {
-    set_u64(op, "parent_overlap", overlap);
-  } else {
-    static const char *const keys[] = {"parent_pool", "parent_ns",
-                                       "parent_image", "parent_snap",
-                                       "parent_overlap"};
-    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
-      objstore_write_op_omap_rm(op, keys[i]);
-  }
   int r = objstore_write_op_operate(pool, oid, op, NULL, OBJSTORE_OP_FUA);
   objstore_write_op_free(op);
   return r;
+}
+
+int image_header_set_overlap(struct objstore_pool *pool, const char *id,
+                             const struct image_header *hdr, uint64_t overlap)
+{
+  struct objstore_write_op *op = guarded_op(hdr);
+  if (!op)
+    return -ENOMEM;
+  set_u64(op, "parent_overlap", overlap);
+  return run_op(pool, id, op);
+}
+
+int image_header_drop_parent(struct objstore_pool *pool, const char *id,
+                             const struct image_header *hdr)
+{
+  struct objstore_write_op *op = guarded_op(hdr);
+  if (!op)
+    return -ENOMEM;
+  for (size_t i = 0; i < sizeof parent_keys / sizeof *parent_keys; i++)
+    objstore_write_op_omap_rm(op, parent_keys[i]);
+  return run_op(pool, id, op);
+}
+
+int image_header_commit_parent(struct objstore_pool *pool, const char *id,
+                               const struct image_header *hdr,
+                               const struct image_parent *parent,
+                               const uint64_t *snap_ids,
+                               const uint64_t *overlaps, size_t nsnaps)
+{
+  struct objstore_write_op *op = guarded_op(hdr);
+  if (!op)
+    return -ENOMEM;
+  parent_steps(op, parent);
+  set_u64(op, "parent_overlap", parent->overlap);
+  for (size_t i = 0; i < nsnaps; i++) {
+    char key[64];
+    snprintf(key, sizeof key, IMAGE_SNAP_OVERLAP_PREFIX "%016" PRIx64,
+             snap_ids[i]);
+    set_u64(op, key, overlaps[i]);
+  }
+  struct image_migration m = hdr->migration;
+  snprintf(m.state, sizeof m.state, "committing");
+  m.state_desc[0] = 0;
+  migration_steps(op, &m);
+  return run_op(pool, id, op);
 }
 
 int image_header_set_parent(struct objstore_pool *pool, const char *id,
                             const struct image_header *hdr,
                             const struct image_parent *parent)
 {
-  char oid[64];
-  header_oid(id, oid, sizeof oid);
-  struct objstore_write_op *op = objstore_write_op_new();
+  struct objstore_write_op *op = guarded_op(hdr);
   if (!op)
-    return lbd_error(ENOMEM, "out of memory");
-  objstore_write_op_assert_exists(op);
-  objstore_write_op_cmp_version(op, OBJSTORE_CMP_EQ, hdr->version);
-  set_u64(op, "parent_pool", (uint64_t)parent->pool_id);
-  set_text(op, "parent_ns", parent->ns);
-  set_text(op, "parent_image", parent->image_id);
-  set_u64(op, "parent_snap", parent->snap_id);
-  int r = objstore_write_op_operate(pool, oid, op, NULL, OBJSTORE_OP_FUA);
-  objstore_write_op_free(op);
-  return r;
+    return -ENOMEM;
+  parent_steps(op, parent);
+  return run_op(pool, id, op);
 }

@@ -13,7 +13,7 @@
 #include "util/error.h"
 
 #define SNAP_PREFIX "snapshot_"
-#define OVERLAP_PREFIX "snap_overlap_" /* a clone snapshot's parent overlap */
+#define OVERLAP_PREFIX IMAGE_SNAP_OVERLAP_PREFIX
 #define RETRIES 100
 
 static int snap_parse(const struct objstore_kv *kv, struct lbd_snap_info *s)

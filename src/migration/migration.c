@@ -5,7 +5,8 @@
  * data the target lacks goes to the source and every first write copies up
  * (image/copyup.c).  The source's header names the target (role "source"),
  * and the source sits in the trash, read-only.  Execute is flatten's loop:
- * copy up, with history, every object the target lacks.
+ * copy up, with history, every object the target lacks; of a clone that
+ * keeps its parent, only those the source has of its own.
  *
  * Every step records its intent before acting (migration_state) and is
  * idempotent, so each command can be run again after a crash and ends in
@@ -13,7 +14,9 @@
  *   prepare: source intent -> target header, snapshots, metadata -> source
  *            to the trash -> target name -> both "prepared"
  *   execute: "executing" -> copy-ups -> "executed"
- *   commit:  "committing" -> source removed -> target links dropped
+ *   commit:  "committing" (a clone not flattened: in the same step, the
+ *            target linked to the source's parent) -> the parent's child
+ *            link -> source removed -> target links dropped
  *   abort:   "aborting" -> target writes copied back into the source ->
  *            target removed -> source restored -> source links dropped */
 #include <errno.h>
@@ -165,6 +168,8 @@ static int set_state(lbd_ioctx_t *io, const char *id, const char *state,
   return lbd_error(EAGAIN, "the header of image %s keeps changing", id);
 }
 
+/* Drop the migration keys of image ID, or (PARENT) its link to the source
+ * (a parent the target keeps stays). */
 static int clear_links(lbd_ioctx_t *io, const char *id, bool parent)
 {
   for (int i = 0; i < 100; i++) {
@@ -176,8 +181,10 @@ static int clear_links(lbd_ioctx_t *io, const char *id, bool parent)
     }
     if (r < 0)
       return r;
-    if (parent && (hdr.parent.pool_id >= 0 || hdr.parent.overlap))
-      r = image_header_set_overlap(io->pool, id, &hdr, 0);
+    bool import = hdr.migration.import_only &&
+                  (hdr.parent.pool_id >= 0 || hdr.parent.overlap);
+    if (parent && (image_parent_is_source(&hdr) || import))
+      r = image_header_drop_parent(io->pool, id, &hdr);
     else if (hdr.migration.role != IMAGE_MIGRATION_NONE) {
       hdr.migration.role = IMAGE_MIGRATION_NONE;
       r = image_header_set_migration(io->pool, id, &hdr);
@@ -678,6 +685,109 @@ int pair_find_committing(lbd_ioctx_t *io, const char *name, struct pair *p)
   return r;
 }
 
+/* The overlap of SRC's parent at source snapshot SNAP_ID (its head's if
+ * it is none of SRC's snapshots). */
+static uint64_t source_snap_overlap(const lbd_image_t *src, uint64_t snap_id)
+{
+  for (size_t i = 0; i < src->snapc.nsnaps; i++)
+    if (src->snap_ids[i] == snap_id)
+      return src->snap_overlaps[i];
+  return src->hdr.parent.overlap;
+}
+
+static uint64_t min_u64(uint64_t a, uint64_t b)
+{
+  return a < b ? a : b;
+}
+
+/* Link target DST to the parent of source SRC, each overlap no larger than
+ * what the source read of the parent there; with the state "committing"
+ * in the same step.  ECANCELED if DST's header changed meanwhile. */
+static int relink_once(struct pair *p, lbd_image_t *src, lbd_image_t *dst)
+{
+  struct image_snap_link *links;
+  size_t nlinks, n = dst->snapc.nsnaps;
+  int r = image_migration_snaps(dst, &links, &nlinks);
+  if (r < 0)
+    return r;
+  uint64_t *ov = malloc((n ? n : 1) * sizeof *ov);
+  if (!ov) {
+    free(links);
+    return lbd_error(ENOMEM, "out of memory");
+  }
+  for (size_t i = 0; i < n; i++) {
+    uint64_t from = OBJSTORE_SNAP_HEAD; /* taken after prepare: the head */
+    for (size_t j = 0; j < nlinks; j++)
+      if (links[j].dst == dst->snap_ids[i])
+        from = links[j].src;
+    ov[i] = min_u64(dst->snap_overlaps[i], source_snap_overlap(src, from));
+  }
+  struct image_parent parent = src->hdr.parent;
+  parent.overlap = min_u64(dst->hdr.parent.overlap, src->hdr.parent.overlap);
+  r = image_header_commit_parent(p->dst_io->pool, p->dst_id, &dst->hdr,
+                                 &parent, dst->snap_ids, ov, n);
+  free(ov);
+  free(links);
+  return r;
+}
+
+static int relink_to_parent(struct pair *p)
+{
+  const unsigned flags = LBD_OPEN_READ_ONLY | IMAGE_OPEN_NO_BACKING;
+  lbd_image_t *src;
+  int r = image_open(p->src_io, NULL, p->src_id, NULL, OBJSTORE_SNAP_HEAD,
+                     flags, 0, &src);
+  if (r < 0)
+    return r;
+  for (int i = 0; i < 100; i++) {
+    lbd_image_t *dst; /* (its snapshots and header, read afresh) */
+    if ((r = image_open(p->dst_io, NULL, p->dst_id, NULL, OBJSTORE_SNAP_HEAD,
+                        flags, 0, &dst)) < 0)
+      break;
+    r = relink_once(p, src, dst);
+    char msg[LBD_ERROR_MAX];
+    snprintf(msg, sizeof msg, "%s", r < 0 ? lbd_last_error() : "");
+    lbd_close(dst); /* (clears the message) */
+    if (r != -ECANCELED) {
+      if (r < 0)
+        lbd_error(r, "%s", msg);
+      break;
+    }
+    lbd_error_clear();
+    r = lbd_error(EAGAIN, "the header of image %s keeps changing",
+                  p->dst_name);
+  }
+  char msg[LBD_ERROR_MAX];
+  snprintf(msg, sizeof msg, "%s", r < 0 ? lbd_last_error() : "");
+  lbd_close(src); /* (clears the message) */
+  return r < 0 ? lbd_error(r, "%s", msg) : 0;
+}
+
+/* "committing": a clone that is not flattened takes over its source's
+ * parent link first, and the parent learns of its new child before the
+ * source (its old one) goes. */
+static int commit_link(struct pair *p)
+{
+  int r = 0;
+  if (strcmp(p->dst.migration.state, "committing") != 0)
+    r = p->have_src && image_keeps_source_parent(&p->dst, &p->src)
+            ? relink_to_parent(p)
+            : set_state(p->dst_io, p->dst_id, "committing", NULL);
+  if (r == 0)
+    r = image_header_read(p->dst_io->pool, p->dst_id, &p->dst);
+  const struct image_parent *pa = &p->dst.parent;
+  if (r == 0 && pa->pool_id >= 0 && !image_parent_is_source(&p->dst)) {
+    lbd_ioctx_t *pio;
+    if ((r = image_ioctx_by_id(p->dst_io->cluster, pa->pool_id, pa->ns,
+                               &pio)) == 0) {
+      r = image_child_link(pio, pa->image_id, pa->snap_id, p->dst_io->pool_id,
+                           p->dst_io->ns, p->dst_id, true);
+      lbd_ioctx_destroy(pio);
+    }
+  }
+  return r;
+}
+
 int lbd_migration_commit_flags(lbd_ioctx_t *io, const char *image,
                                unsigned flags, lbd_progress_fn_t progress,
                                void *arg)
@@ -709,7 +819,7 @@ int lbd_migration_commit_flags(lbd_ioctx_t *io, const char *image,
                                                "lbd migration commit",
                                                cookie)) == 0;
   if (r == 0)
-    r = set_state(p.dst_io, p.dst_id, "committing", NULL);
+    r = commit_link(&p);
   if (r == 0 && p.src_io && !p.dst.migration.import_only)
     r = commit_marker(&p, true);
   if (r == 0 && p.src_io && p.src_id[0]) { /* (its entry may outlive it) */

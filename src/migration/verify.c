@@ -1,7 +1,7 @@
 /* lbd migration verify: does the target still need its source?  For the
  * head and every snapshot, the target read as clients see it (its own
  * objects, else the source) must equal the target read from its own
- * objects alone.  Client writes since prepare do not count as differences
+ * objects alone (else, for a clone keeping its parent, that parent).  Client writes since prepare do not count as differences
  * (they are the target's own); a byte that only the source holds does. */
 #include <errno.h>
 #include <inttypes.h>
@@ -93,7 +93,7 @@ static int verify_one(struct pair *p, const char *snap, struct verify *v,
                      LBD_OPEN_READ_ONLY, 0, &v->with);
   if (r == 0)
     r = image_open(p->dst_io, NULL, p->dst_id, snap, OBJSTORE_SNAP_HEAD,
-                   LBD_OPEN_READ_ONLY | IMAGE_OPEN_NO_BACKING, 0,
+                   LBD_OPEN_READ_ONLY | IMAGE_OPEN_NO_SOURCE, 0,
                    &v->without);
   if (r == 0) {
     lbd_get_size(v->with, &v->size);

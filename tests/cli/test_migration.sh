@@ -339,6 +339,39 @@ for end in commit abort; do
   fi
 done
 
+# ---- a clone keeps its parent link through the migration (rbd's default);
+# ---- with --flatten it ends independent and the parent has no child left
+make_raw "$TMP/gold.raw" 8M 8 0:8M
+lbd import --no-progress "$TMP/gold.raw" gold
+lbd snap create gold@s
+lbd snap protect gold@s
+for how in keep flatten; do
+  lbd clone gold@s p2/kid-$how
+  lbd bench --io-type write --io-size 4K --io-total 64K p2/kid-$how >/dev/null
+  lbd snap create p2/kid-$how@k1
+  lbd bench --io-type write --io-size 4K --io-total 8K --io-pattern rand p2/kid-$how >/dev/null
+  kid_head=$(lbd export --no-progress p2/kid-$how - | sha)
+  kid_k1=$(lbd export --no-progress p2/kid-$how@k1 - | sha)
+  lbd migration prepare --object-size 1M $([ $how = flatten ] && echo --flatten) \
+    p2/kid-$how p3/kid-$how
+  lbd migration execute --no-progress p3/kid-$how
+  lbd migration commit --no-progress --verify p3/kid-$how
+  expect_eq "$how: the clone's head" "$kid_head" "$(lbd export --no-progress p3/kid-$how - | sha)"
+  expect_eq "$how: the clone's k1" "$kid_k1" "$(lbd export --no-progress p3/kid-$how@k1 - | sha)"
+  parent=$(lbd info p3/kid-$how --format json | json 'd.get("parent", {}).get("image", "none")')
+  if [ $how = keep ]; then
+    expect_eq "keep: the parent link" gold "$parent"
+    expect_eq "keep: the parent's children" p3/kid-keep "$(lbd children gold@s)"
+    ! lbd snap unprotect gold@s 2>"$TMP/err" || fail "gold@s unprotected under a clone"
+    grep -q p3/kid-keep "$TMP/err" || fail "the refusal does not name the clone: $(cat "$TMP/err")"
+    lbd flatten --no-progress p3/kid-keep
+  else
+    expect_eq "flatten: no parent" none "$parent"
+  fi
+done
+expect_eq "no children left" "" "$(lbd children gold@s)"
+lbd snap unprotect gold@s
+
 # ---- execute killed with SIGKILL half-way, a client writing meanwhile ---
 make_raw "$TMP/big.raw" 48M 5 0:40M 44M:4M
 lbd import --no-progress "$TMP/big.raw" big

@@ -158,6 +158,7 @@ static unsigned name_seq, snap_seq;
 /* Migration of the main image. */
 static int mig; /* 0: none, 1: prepared, 2: executed */
 static int mig_w; /* MAIN or CLONE: the image being migrated */
+static bool mig_flatten; /* the clone migrated will not keep its parent */
 static int mig_src_pool;
 static char mig_src_name[64];
 static struct snapm mig_saved[MAXSNAP];
@@ -1333,7 +1334,8 @@ static void saved_free(void)
 
 static void op_mig_prepare(void)
 {
-  /* the image, or the clone (then execute copies its parent's data in) */
+  /* the image, or the clone (which keeps its parent link unless
+   * flattened: then execute copies the parent's data in) */
   mig_w = I[CLONE].exists && chance(40) ? CLONE : MAIN;
   struct img *im = &I[mig_w];
   if (mig_w == MAIN && I[CLONE].exists && clone_linked) {
@@ -1382,11 +1384,13 @@ static void op_mig_prepare(void)
     su = os;
   bool invalid = os % su != 0;
   img_close(mig_w);
-  logop(-1, 0, 0, 0, "migration prepare %s/%s -> %s/%s (%s)%s",
+  mig_flatten = mig_w == CLONE && clone_linked && chance(30);
+  logop(-1, 0, 0, 0, "migration prepare %s/%s -> %s/%s (%s)%s%s",
         pools[im->pool].name, im->name, pools[dp].name, dst, desc,
+        mig_flatten ? ", flatten" : "",
         invalid ? " (an invalid layout: refused)" : "");
   int r = lbd_migration_prepare(pio(im->pool), im->name, pio(dp), dst, &o,
-                                false);
+                                mig_flatten);
   if (invalid) {
     if (r != -EINVAL)
       die("migration prepare with object size %" PRIu64 " and stripe unit "
@@ -1588,8 +1592,8 @@ static void op_mig_finish(void)
     OK(r, "migration commit %s", name);
     saved_free();
     mig = 0;
-    if (mig_w == CLONE)
-      clone_linked = false; /* the migrated clone keeps no parent link */
+    if (mig_w == CLONE && mig_flatten)
+      clone_linked = false;
     if (open && chance(50)) {
       /* the open handle reads on */
       for (int k = 0; k < 4; k++)

@@ -98,6 +98,37 @@ int image_env_teardown(void **state)
   return 0;
 }
 
+lbd_ioctx_t *image_env_pool(struct image_env *e, const char *name)
+{
+  lbd_ioctx_t *io;
+  if (lbd_ioctx_create(e->c, name, NULL, &io) < 0) {
+    assert_int_equal(image_env_pool_create(e->c, name, NULL), 0);
+    assert_int_equal(lbd_ioctx_create(e->c, name, NULL, &io), 0);
+  }
+  return io;
+}
+
+void expect_image_bytes(lbd_ioctx_t *io, const char *name, const char *snap,
+                        const char *want, uint64_t size)
+{
+  lbd_image_t *img;
+  if (lbd_open(io, name, snap, LBD_OPEN_READ_ONLY, &img) < 0)
+    fail_msg("open %s@%s: %s", name, snap ? snap : "-", lbd_last_error());
+  uint64_t got;
+  assert_int_equal(lbd_get_size(img, &got), 0);
+  if (got != size)
+    fail_msg("%s@%s: size %llu, want %llu", name, snap ? snap : "-",
+             (unsigned long long)got, (unsigned long long)size);
+  char *b = malloc(size ? size : 1);
+  assert_int_equal(lbd_read(img, 0, size, b), (ssize_t)size);
+  for (uint64_t i = 0; i < size; i++)
+    if (b[i] != want[i])
+      fail_msg("%s@%s at %llu: 0x%02x, want 0x%02x", name, snap ? snap : "-",
+               (unsigned long long)i, b[i] & 0xff, want[i] & 0xff);
+  free(b);
+  assert_int_equal(lbd_close(img), 0);
+}
+
 void expect_lbd_error(long long r, int want, const char *what,
                       const char *mention)
 {

@@ -3,6 +3,8 @@
 #ifndef LBD_TESTS_IMAGE_FIXTURE_H
 #define LBD_TESTS_IMAGE_FIXTURE_H
 
+#include <stdint.h>
+
 #include "lbd/lbd.h"
 
 struct image_env {
@@ -29,6 +31,15 @@ int image_env_pool_create(lbd_cluster_t *c, const char *name,
 /* True when pool "rbd" (WHICH 1) or the pools of image_env_pool_create
  * (WHICH 2) are on RADOS. */
 bool image_env_rados(int which);
+
+/* Pool NAME of the test's cluster, made (image_env_pool_create) if it is
+ * not there yet. */
+lbd_ioctx_t *image_env_pool(struct image_env *e, const char *name);
+
+/* Image NAME (at SNAP, NULL: the head) of IO is SIZE bytes long and holds
+ * exactly WANT; else the test fails at the first byte that differs. */
+void expect_image_bytes(lbd_ioctx_t *io, const char *name, const char *snap,
+                        const char *want, uint64_t size);
 
 /* R is a negative errno (WANT, if not 0) with a non-empty lbd_last_error()
  * that contains MENTION (if not NULL); WHAT names the call for messages. */

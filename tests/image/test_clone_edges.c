@@ -133,12 +133,44 @@ static void test_rollback_after_shrink_striped(void **state)
   rollback_after_shrink(*state, &co, true);
 }
 
+/* A clone shrunk to nothing keeps its parent link for its snapshots: a
+ * snapshot taken before still reads the parent (the link was dropped, and
+ * it read zeroes), the head reads zeroes when grown back, and the parent
+ * stays a parent (its snapshot cannot be unprotected). */
+static void test_shrink_to_zero_keeps_snapshots(void **state)
+{
+  struct image_env *e = *state;
+  struct lbd_image_options po = {.size = PSIZE, .object_size = MiB};
+  char *model = make_parent(e, &po);
+  struct lbd_image_options co = {.features = LBD_FEATURE_LAYERING |
+                                             LBD_FEATURE_EXCLUSIVE_LOCK};
+  assert_ok(lbd_clone(e->io, "p", "s", e->io, "c", &co));
+  lbd_image_t *c;
+  assert_ok(lbd_open(e->io, "c", NULL, 0, &c));
+  assert_ok(lbd_snap_create(c, "before"));
+  assert_ok(lbd_resize(c, 0));
+  assert_ok(lbd_resize(c, PSIZE));
+  assert_ok(lbd_close(c));
+  char *zero = calloc(1, PSIZE);
+  expect_image(e->io, "c", NULL, zero, PSIZE);
+  expect_image(e->io, "c", "before", model, PSIZE);
+  lbd_image_t *p;
+  assert_ok(lbd_open(e->io, "p", NULL, 0, &p));
+  expect_lbd_error(lbd_snap_unprotect(p, "s"), EBUSY, "unprotect of a "
+                   "parent whose clone was shrunk to nothing", "c");
+  assert_ok(lbd_close(p));
+  free(zero);
+  free(model);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_rollback_after_shrink, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_rollback_after_shrink_deep_flatten,
+                                      setup, teardown),
+      cmocka_unit_test_setup_teardown(test_shrink_to_zero_keeps_snapshots,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(test_rollback_after_shrink_striped,
                                       setup, teardown),

@@ -49,22 +49,6 @@ static char *make_file(const char *path, int seed)
   return b;
 }
 
-static void expect_bytes(lbd_ioctx_t *io, const char *name, const char *snap,
-                         const char *want)
-{
-  lbd_image_t *img;
-  if (lbd_open(io, name, snap, LBD_OPEN_READ_ONLY, &img) < 0)
-    fail_msg("open %s@%s: %s", name, snap ? snap : "-", lbd_last_error());
-  char *b = malloc(SIZE);
-  assert_int_equal(lbd_read(img, 0, SIZE, b), (ssize_t)SIZE);
-  for (uint64_t i = 0; i < SIZE; i++)
-    if (b[i] != want[i])
-      fail_msg("%s@%s at %llu: 0x%02x, want 0x%02x", name, snap ? snap : "-",
-               (unsigned long long)i, b[i] & 0xff, want[i] & 0xff);
-  free(b);
-  assert_ok(lbd_close(img));
-}
-
 /* A client writes to the target before execute; then execute, commit. */
 static void write_execute_commit(lbd_ioctx_t *io, const char *name,
                                  char *model)
@@ -77,10 +61,10 @@ static void write_execute_commit(lbd_ioctx_t *io, const char *name,
                    (ssize_t)sizeof w);
   memcpy(model + 2 * MiB - 100, w, sizeof w);
   assert_ok(lbd_close(img));
-  expect_bytes(io, name, NULL, model);
+  expect_image_bytes(io, name, NULL, model, SIZE);
   assert_ok(lbd_migration_execute(io, name, 0, NULL, NULL));
   assert_ok(lbd_migration_commit(io, name, NULL, NULL));
-  expect_bytes(io, name, NULL, model);
+  expect_image_bytes(io, name, NULL, model, SIZE);
   struct lbd_migration_status st;
   expect_lbd_error(lbd_migration_status(io, name, &st), EINVAL,
                    "status after commit", "not being migrated");
@@ -109,12 +93,12 @@ static void test_native_snapshot(void **state)
                      "\"image_name\": \"base\", \"snap_name\": \"s1\"}";
   struct lbd_image_options t = {.object_size = MiB};
   assert_ok(lbd_migration_prepare_import(spec, e->io, "copy", &t));
-  expect_bytes(e->io, "copy", "s0", v0); /* the older snapshot came along */
+  expect_image_bytes(e->io, "copy", "s0", v0, SIZE); /* the older snapshot came along */
   char *model = malloc(SIZE);
   memcpy(model, v1, SIZE);
   write_execute_commit(e->io, "copy", model);
-  expect_bytes(e->io, "copy", "s0", v0);
-  expect_bytes(e->io, "base", "s1", v1); /* the source never changed */
+  expect_image_bytes(e->io, "copy", "s0", v0, SIZE);
+  expect_image_bytes(e->io, "base", "s1", v1, SIZE); /* the source never changed */
   free(v0);
   free(v1);
   free(model);
@@ -142,11 +126,11 @@ static void test_raw_over_http(void **state)
            web.url, web.url);
   struct lbd_image_options t = {0};
   assert_ok(lbd_migration_prepare_import(spec, e->io, "web", &t));
-  expect_bytes(e->io, "web", "monday", s0);
+  expect_image_bytes(e->io, "web", "monday", s0, SIZE);
   write_execute_commit(e->io, "web", head);
   test_server_stop(&web); /* nothing needs the server any more */
-  expect_bytes(e->io, "web", "monday", s0);
-  expect_bytes(e->io, "web", NULL, head);
+  expect_image_bytes(e->io, "web", "monday", s0, SIZE);
+  expect_image_bytes(e->io, "web", NULL, head, SIZE);
   /* sparse: the holes of the files take no space */
   lbd_image_t *img;
   uint64_t prov, used;
@@ -211,10 +195,10 @@ static void test_qcow2_in_s3(void **state)
   assert_null(strstr(st.source_spec, "S3RVER"));
   assert_null(strstr(st.source_spec, "s3/secret"));
   assert_non_null(strstr(st.source_spec, "***"));
-  expect_bytes(e->io, "cloud", "friday", before);
+  expect_image_bytes(e->io, "cloud", "friday", before, SIZE);
   write_execute_commit(e->io, "cloud", after);
   test_server_stop(&s3);
-  expect_bytes(e->io, "cloud", "friday", before);
+  expect_image_bytes(e->io, "cloud", "friday", before, SIZE);
   free(before);
   free(after);
 }

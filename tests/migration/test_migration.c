@@ -103,46 +103,15 @@ static void make_source(lbd_ioctx_t *io, struct model *m)
   assert_ok(lbd_close(img));
 }
 
-static void expect_bytes(lbd_ioctx_t *io, const char *name, const char *snap,
-                         const char *want, uint64_t size)
-{
-  lbd_image_t *img;
-  if (lbd_open(io, name, snap, LBD_OPEN_READ_ONLY, &img) < 0)
-    fail_msg("open %s@%s: %s", name, snap ? snap : "-", lbd_last_error());
-  uint64_t got;
-  assert_ok(lbd_get_size(img, &got));
-  if (got != size)
-    fail_msg("%s@%s: size %llu, want %llu", name, snap ? snap : "-",
-             (unsigned long long)got, (unsigned long long)size);
-  char *b = malloc(size);
-  assert_int_equal(lbd_read(img, 0, size, b), (ssize_t)size);
-  for (uint64_t i = 0; i < size; i++)
-    if (b[i] != want[i])
-      fail_msg("%s@%s at %llu: 0x%02x, want 0x%02x", name, snap ? snap : "-",
-               (unsigned long long)i, b[i] & 0xff, want[i] & 0xff);
-  free(b);
-  assert_ok(lbd_close(img));
-}
-
 static void expect_model(lbd_ioctx_t *io, const char *name,
                          const struct model *m)
 {
-  expect_bytes(io, name, NULL, m->head, m->size);
+  expect_image_bytes(io, name, NULL, m->head, m->size);
   for (int i = 0; i < m->nsnaps; i++) {
     char s[8];
     snprintf(s, sizeof s, "s%d", i);
-    expect_bytes(io, name, s, m->snap[i], m->snap_size[i]);
+    expect_image_bytes(io, name, s, m->snap[i], m->snap_size[i]);
   }
-}
-
-static lbd_ioctx_t *pool2(struct image_env *e)
-{
-  lbd_ioctx_t *io;
-  if (lbd_ioctx_create(e->c, "p2", NULL, &io) < 0) {
-    assert_ok(image_env_pool_create(e->c, "p2", NULL));
-    assert_ok(lbd_ioctx_create(e->c, "p2", NULL, &io));
-  }
-  return io;
 }
 
 static const struct lbd_image_options striped = {
@@ -153,7 +122,7 @@ static void test_prepare_reads_source_at_once(void **state)
   struct image_env *e = *state;
   struct model m;
   make_source(e->io, &m);
-  lbd_ioctx_t *p2 = pool2(e);
+  lbd_ioctx_t *p2 = image_env_pool(e, "p2");
   assert_ok(lbd_migration_prepare(e->io, "vm", p2, "vm", &striped, false));
   expect_model(p2, "vm", &m);
   /* the source: out of the directory, in the trash, read-only */
@@ -251,7 +220,7 @@ static void test_execute_with_a_writer(void **state)
   struct image_env *e = *state;
   struct model m;
   make_source(e->io, &m);
-  lbd_ioctx_t *p2 = pool2(e);
+  lbd_ioctx_t *p2 = image_env_pool(e, "p2");
   assert_ok(lbd_migration_prepare(e->io, "vm", p2, "vm", &striped, false));
   struct writer w = {.io = p2, .m = &m};
   pthread_t t;
@@ -274,7 +243,7 @@ static void test_abort_gives_writes_back(void **state)
   struct image_env *e = *state;
   struct model m;
   make_source(e->io, &m);
-  lbd_ioctx_t *p2 = pool2(e);
+  lbd_ioctx_t *p2 = image_env_pool(e, "p2");
   struct lbd_image_options big = {.object_size = 4 * MiB};
   assert_ok(lbd_migration_prepare(e->io, "vm", p2, "moved", &big, false));
   lbd_image_t *img;
@@ -304,7 +273,7 @@ static void test_refusals_change_nothing(void **state)
   struct image_env *e = *state;
   struct model m;
   make_source(e->io, &m);
-  lbd_ioctx_t *p2 = pool2(e);
+  lbd_ioctx_t *p2 = image_env_pool(e, "p2");
   struct lbd_image_options o = {0};
   lbd_image_t *img, *other;
   assert_ok(lbd_open(e->io, "vm", NULL, 0, &img));
@@ -362,10 +331,10 @@ static void test_parent_of_clones(void **state)
   assert_ok(lbd_open(e->io, "kid", NULL, 0, &img));
   write_model(img, &(struct model){.head = kid, .size = SIZE}, 0, 5000);
   assert_ok(lbd_close(img));
-  lbd_ioctx_t *p2 = pool2(e);
+  lbd_ioctx_t *p2 = image_env_pool(e, "p2");
   for (int round = 0; round < 2; round++) { /* abort, then commit */
     assert_ok(lbd_migration_prepare(e->io, "vm", p2, "vm", &striped, false));
-    expect_bytes(e->io, "kid", NULL, kid, SIZE);
+    expect_image_bytes(e->io, "kid", NULL, kid, SIZE);
     struct lbd_parent_info pi;
     assert_ok(lbd_open(e->io, "kid", NULL, LBD_OPEN_READ_ONLY, &img));
     assert_ok(lbd_get_parent(img, &pi));
@@ -373,14 +342,14 @@ static void test_parent_of_clones(void **state)
     assert_string_equal(pi.pool, "p2");
     assert_string_equal(pi.snap, "s1");
     assert_ok(lbd_migration_execute(p2, "vm", 0, NULL, NULL));
-    expect_bytes(e->io, "kid", NULL, kid, SIZE);
+    expect_image_bytes(e->io, "kid", NULL, kid, SIZE);
     if (round == 0) {
       assert_ok(lbd_migration_abort(p2, "vm", NULL, NULL));
       assert_ok(lbd_open(e->io, "kid", NULL, LBD_OPEN_READ_ONLY, &img));
       assert_ok(lbd_get_parent(img, &pi));
       assert_ok(lbd_close(img));
       assert_string_equal(pi.pool, "rbd");
-      expect_bytes(e->io, "kid", NULL, kid, SIZE);
+      expect_image_bytes(e->io, "kid", NULL, kid, SIZE);
       continue;
     }
     expect_lbd_error(lbd_migration_commit(p2, "vm", NULL, NULL), EBUSY,
@@ -388,7 +357,7 @@ static void test_parent_of_clones(void **state)
     assert_ok(lbd_migration_commit_flags(p2, "vm", LBD_MIGRATION_FORCE, NULL,
                                          NULL));
   }
-  expect_bytes(e->io, "kid", NULL, kid, SIZE);
+  expect_image_bytes(e->io, "kid", NULL, kid, SIZE);
   assert_ok(lbd_open(p2, "vm", "s1", LBD_OPEN_READ_ONLY, &img));
   char **kids;
   size_t n;
@@ -400,7 +369,7 @@ static void test_parent_of_clones(void **state)
   assert_ok(lbd_open(e->io, "kid", NULL, 0, &img));
   assert_ok(lbd_flatten(img, NULL, NULL));
   assert_ok(lbd_close(img));
-  expect_bytes(e->io, "kid", NULL, kid, SIZE);
+  expect_image_bytes(e->io, "kid", NULL, kid, SIZE);
   free(kid);
   lbd_ioctx_destroy(p2);
   model_free(&m);
@@ -474,7 +443,7 @@ static void test_kill9_anywhere(void **state)
     struct model m;
     bool abort_it = t % 3 == 2;
     make_source(e->io, &m);
-    lbd_ioctx_t *p2 = pool2(e);
+    lbd_ioctx_t *p2 = image_env_pool(e, "p2");
     lbd_ioctx_destroy(p2);
     lbd_ioctx_destroy(e->io); /* the child opens the cluster itself */
     lbd_cluster_close(e->c);
@@ -487,7 +456,7 @@ static void test_kill9_anywhere(void **state)
     waitpid(pid, &status, 0);
     assert_ok(lbd_cluster_open(e->dir, false, &e->c));
     assert_ok(lbd_ioctx_create(e->c, "rbd", NULL, &e->io));
-    p2 = pool2(e);
+    p2 = image_env_pool(e, "p2");
     recover(e, p2, abort_it);
     lbd_image_t *img;
     lbd_ioctx_t *where = lbd_open(p2, "vm", NULL, LBD_OPEN_READ_ONLY, &img) == 0

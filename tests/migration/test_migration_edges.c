@@ -110,45 +110,14 @@ static void make_source(lbd_ioctx_t *io, struct model *m)
   assert_ok(lbd_close(img));
 }
 
-static void expect_bytes(lbd_ioctx_t *io, const char *name, const char *snap,
-                         const char *want, uint64_t size)
-{
-  lbd_image_t *img;
-  if (lbd_open(io, name, snap, LBD_OPEN_READ_ONLY, &img) < 0)
-    fail_msg("open %s@%s: %s", name, snap ? snap : "-", lbd_last_error());
-  uint64_t got;
-  assert_ok(lbd_get_size(img, &got));
-  if (got != size)
-    fail_msg("%s@%s: size %llu, want %llu", name, snap ? snap : "-",
-             (unsigned long long)got, (unsigned long long)size);
-  char *b = malloc(size);
-  assert_int_equal(lbd_read(img, 0, size, b), (ssize_t)size);
-  for (uint64_t i = 0; i < size; i++)
-    if (b[i] != want[i])
-      fail_msg("%s@%s at %llu: 0x%02x, want 0x%02x", name, snap ? snap : "-",
-               (unsigned long long)i, b[i] & 0xff, want[i] & 0xff);
-  free(b);
-  assert_ok(lbd_close(img));
-}
-
 static void expect_snaps(lbd_ioctx_t *io, const char *name,
                          const struct model *m)
 {
   for (int i = 0; i < m->nsnaps; i++) {
     char s[8];
     snprintf(s, sizeof s, "s%d", i);
-    expect_bytes(io, name, s, m->snap[i], m->snap_size[i]);
+    expect_image_bytes(io, name, s, m->snap[i], m->snap_size[i]);
   }
-}
-
-static lbd_ioctx_t *pool2(struct image_env *e)
-{
-  lbd_ioctx_t *io;
-  if (lbd_ioctx_create(e->c, "p2", NULL, &io) < 0) {
-    assert_ok(image_env_pool_create(e->c, "p2", NULL));
-    assert_ok(lbd_ioctx_create(e->c, "p2", NULL, &io));
-  }
-  return io;
 }
 
 /* Rolling the target back to a snapshot it took over from the source,
@@ -158,7 +127,7 @@ static void test_rollback_target_before_execute(void **state)
   struct image_env *e = *state;
   struct model m;
   make_source(e->io, &m);
-  lbd_ioctx_t *p2 = pool2(e);
+  lbd_ioctx_t *p2 = image_env_pool(e, "p2");
   struct lbd_image_options o = {.object_size = MiB};
   assert_ok(lbd_migration_prepare(e->io, "vm", p2, "vm", &o, false));
   lbd_image_t *img;
@@ -167,11 +136,11 @@ static void test_rollback_target_before_execute(void **state)
   assert_ok(lbd_snap_rollback(img, "s0", NULL, NULL));
   assert_ok(lbd_close(img));
   memcpy(m.head, m.snap[0], m.snap_size[0]);
-  expect_bytes(p2, "vm", NULL, m.head, m.size);
+  expect_image_bytes(p2, "vm", NULL, m.head, m.size);
   expect_snaps(p2, "vm", &m);
   assert_ok(lbd_migration_execute(p2, "vm", 2, NULL, NULL));
   assert_ok(lbd_migration_commit(p2, "vm", NULL, NULL));
-  expect_bytes(p2, "vm", NULL, m.head, m.size);
+  expect_image_bytes(p2, "vm", NULL, m.head, m.size);
   expect_snaps(p2, "vm", &m);
   lbd_ioctx_destroy(p2);
   model_free(&m);
@@ -184,7 +153,7 @@ static void test_abort_after_shrink(void **state)
   struct image_env *e = *state;
   struct model m;
   make_source(e->io, &m);
-  lbd_ioctx_t *p2 = pool2(e);
+  lbd_ioctx_t *p2 = image_env_pool(e, "p2");
   struct lbd_image_options o = {0};
   assert_ok(lbd_migration_prepare(e->io, "vm", p2, "vm", &o, false));
   lbd_image_t *img;
@@ -194,9 +163,9 @@ static void test_abort_after_shrink(void **state)
   memset(m.head + MiB + 4 * KiB, 0, SIZE - MiB - 4 * KiB);
   write_model(img, &m, 6 * MiB, 4096); /* and a write past the shrink */
   assert_ok(lbd_close(img));
-  expect_bytes(p2, "vm", NULL, m.head, m.size);
+  expect_image_bytes(p2, "vm", NULL, m.head, m.size);
   assert_ok(lbd_migration_abort(p2, "vm", NULL, NULL));
-  expect_bytes(e->io, "vm", NULL, m.head, m.size);
+  expect_image_bytes(e->io, "vm", NULL, m.head, m.size);
   expect_snaps(e->io, "vm", &m);
   lbd_ioctx_destroy(p2);
   model_free(&m);
@@ -236,11 +205,11 @@ static void test_prepare_in_place_resumes(void **state)
     fail_msg("prepare again: %s", lbd_last_error());
   assert_ok(lbd_migration_status(e->io, "vm", &st));
   assert_string_equal(st.state, "prepared");
-  expect_bytes(e->io, "vm", NULL, m.head, m.size);
+  expect_image_bytes(e->io, "vm", NULL, m.head, m.size);
   expect_snaps(e->io, "vm", &m);
   assert_ok(lbd_migration_execute(e->io, "vm", 2, NULL, NULL));
   assert_ok(lbd_migration_commit(e->io, "vm", NULL, NULL));
-  expect_bytes(e->io, "vm", NULL, m.head, m.size);
+  expect_image_bytes(e->io, "vm", NULL, m.head, m.size);
   expect_snaps(e->io, "vm", &m);
   model_free(&m);
 }
@@ -277,7 +246,7 @@ static void test_abort_resumes_after_target_header_gone(void **state)
   assert_ok(image_remove_storage(e->io, st.dest_id, &h, NULL, NULL));
   if (lbd_migration_abort(e->io, "vm", NULL, NULL) < 0)
     fail_msg("abort again: %s", lbd_last_error());
-  expect_bytes(e->io, "vm", NULL, m.head, m.size);
+  expect_image_bytes(e->io, "vm", NULL, m.head, m.size);
   expect_snaps(e->io, "vm", &m);
   assert_ok(lbd_open(e->io, "vm", NULL, 0, &img)); /* read-write again */
   assert_ok(lbd_close(img));
@@ -291,7 +260,7 @@ static void test_abort_by_source_drops_target_name(void **state)
   struct image_env *e = *state;
   struct model m;
   make_source(e->io, &m);
-  lbd_ioctx_t *p2 = pool2(e);
+  lbd_ioctx_t *p2 = image_env_pool(e, "p2");
   struct lbd_image_options o = {0};
   assert_ok(lbd_migration_prepare(e->io, "vm", p2, "moved", &o, false));
   struct lbd_migration_status st;
@@ -303,7 +272,7 @@ static void test_abort_by_source_drops_target_name(void **state)
   assert_ok(image_header_read(p2->pool, st.dest_id, &h));
   assert_ok(image_remove_storage(p2, st.dest_id, &h, NULL, NULL));
   assert_ok(lbd_migration_abort(e->io, "vm", NULL, NULL));
-  expect_bytes(e->io, "vm", NULL, m.head, m.size);
+  expect_image_bytes(e->io, "vm", NULL, m.head, m.size);
   char **names;
   size_t n;
   assert_ok(lbd_list(p2, &names, &n));
@@ -332,7 +301,7 @@ static void test_client_writes_during_execute(void **state)
   struct image_env *e = *state;
   struct model m;
   make_source(e->io, &m);
-  lbd_ioctx_t *p2 = pool2(e);
+  lbd_ioctx_t *p2 = image_env_pool(e, "p2");
   struct lbd_image_options o = {.object_size = 512 * KiB};
   assert_ok(lbd_migration_prepare(e->io, "vm", p2, "vm", &o, false));
   lbd_ioctx_destroy(p2);
@@ -350,7 +319,7 @@ static void test_client_writes_during_execute(void **state)
   }
   assert_ok(lbd_cluster_open(e->dir, false, &e->c));
   assert_ok(lbd_ioctx_create(e->c, "rbd", NULL, &e->io));
-  p2 = pool2(e);
+  p2 = image_env_pool(e, "p2");
   struct lbd_migration_status st = {0};
   for (int i = 0; i < 500 && strcmp(st.state, "executing"); i++) {
     usleep(10 * 1000);
@@ -373,9 +342,9 @@ static void test_client_writes_during_execute(void **state)
   int status;
   assert_int_equal(waitpid(pid, &status, 0), pid);
   assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-  expect_bytes(p2, "vm", NULL, m.head, m.size);
+  expect_image_bytes(p2, "vm", NULL, m.head, m.size);
   assert_ok(lbd_migration_commit(p2, "vm", NULL, NULL));
-  expect_bytes(p2, "vm", NULL, m.head, m.size);
+  expect_image_bytes(p2, "vm", NULL, m.head, m.size);
   expect_snaps(p2, "vm", &m);
   /* The first writer after commit trusts the object map: it must know
    * every object execute copied in without it. */
@@ -401,7 +370,7 @@ static void test_object_map_after_commit_without_clients(void **state)
   struct image_env *e = *state;
   struct model m;
   make_source(e->io, &m);
-  lbd_ioctx_t *p2 = pool2(e);
+  lbd_ioctx_t *p2 = image_env_pool(e, "p2");
   struct lbd_image_options o = {.object_size = MiB};
   assert_ok(lbd_migration_prepare(e->io, "vm", p2, "vm", &o, false));
   assert_ok(lbd_migration_execute(p2, "vm", 2, NULL, NULL));
@@ -420,7 +389,7 @@ static void test_object_map_after_commit_without_clients(void **state)
   assert_ok(lbd_object_map_check(img, &wrong));
   assert_int_equal(wrong, 0);
   assert_ok(lbd_close(img));
-  expect_bytes(p2, "vm", NULL, m.head, m.size);
+  expect_image_bytes(p2, "vm", NULL, m.head, m.size);
   expect_snaps(p2, "vm", &m);
   lbd_ioctx_destroy(p2);
   model_free(&m);
@@ -443,12 +412,12 @@ static void test_execute_many_small_source_objects(void **state)
                      (ssize_t)(4 * KiB));
   }
   assert_ok(lbd_close(img));
-  lbd_ioctx_t *p2 = pool2(e);
+  lbd_ioctx_t *p2 = image_env_pool(e, "p2");
   struct lbd_image_options o = {.object_size = MiB};
   assert_ok(lbd_migration_prepare(e->io, "vm", p2, "vm", &o, false));
   assert_ok(lbd_migration_execute(p2, "vm", 1, NULL, NULL));
   assert_ok(lbd_migration_commit(p2, "vm", NULL, NULL));
-  expect_bytes(p2, "vm", NULL, want, MiB);
+  expect_image_bytes(p2, "vm", NULL, want, MiB);
   lbd_ioctx_destroy(p2);
   free(want);
 }

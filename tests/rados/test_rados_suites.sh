@@ -10,7 +10,8 @@
 #     object_map) with LBD_TEST_BACKEND=rados: pool "rbd" of each test is a
 #     RADOS pool of its own, removed at the test's teardown
 #     (tests/image/image_fixture.c);
-#  2. test_migration and test_migration_edges with both pools on RADOS;
+#  2. test_migration, test_migration_edges and test_migrate_clone (a clone
+#     keeping its parent, kill -9 of its commit) with both pools on RADOS;
 #  3. test_migration across backends, local -> rados and rados -> local
 #     (LBD_TEST_BACKEND2: the backend of the target pool "p2"): live
 #     migration with snapshots and a client writing (and snapshotting)
@@ -76,6 +77,9 @@ for p in snapshot clone clone_edges trash metadata config_key aio_fork $diff_pro
 done
 run "migration/test_migration_edges on rados" LBD_TEST_BACKEND=rados \
   "$build/tests/migration/migration_test_migration_edges"
+run "migration/test_migrate_clone on rados ($trials kill -9 trials)" \
+  LBD_TEST_BACKEND=rados LBD_KILL_TRIALS="$trials" LBD_KILL_MAX_MS=300 \
+  "$build/tests/migration/migration_test_migrate_clone"
 run "migration/test_migration on rados ($trials kill -9 trials)" \
   LBD_TEST_BACKEND=rados LBD_KILL_TRIALS="$trials" LBD_KILL_MAX_MS=500 \
   "$build/tests/migration/migration_test_migration"
