@@ -269,6 +269,60 @@ static void test_clone_abort(void **state)
   lbd_ioctx_destroy(p2);
 }
 
+/* A chain: gold@s -> kid, kid@k1 -> gk.  The middle clone migrates (gk
+ * follows it, and it keeps gold), then gk does (it keeps p2/kid@k1). */
+static void test_clone_chain(void **state)
+{
+  struct image_env *e = *state;
+  static struct model m;
+  static char gk[SIZE];
+  make_clone(e->io, &m);
+  lbd_image_t *img;
+  assert_ok(lbd_open(e->io, "kid", NULL, 0, &img));
+  assert_ok(lbd_snap_protect(img, "k1"));
+  assert_ok(lbd_close(img));
+  assert_ok(lbd_clone(e->io, "kid", "k1", e->io, "gk",
+                      &(struct lbd_image_options){.object_size = 4 * MiB}));
+  memcpy(gk, m.k1, SIZE);
+  assert_ok(lbd_open(e->io, "gk", NULL, 0, &img));
+  write_model(img, gk, 3 * MiB, 10000);
+  assert_ok(lbd_close(img));
+  lbd_ioctx_t *p2 = image_env_pool(e, "p2");
+  assert_ok(lbd_migration_prepare(e->io, "kid", p2, "kid",
+                                  &(struct lbd_image_options){0}, false));
+  expect_image_bytes(e->io, "gk", NULL, gk, SIZE);
+  assert_ok(lbd_migration_execute(p2, "kid", 0, NULL, NULL));
+  assert_ok(lbd_migration_commit_flags(p2, "kid", LBD_MIGRATION_FORCE, NULL,
+                                       NULL));
+  expect_model(p2, &m, false);
+  expect_parent(p2, "kid", OVERLAP);
+  expect_image_bytes(e->io, "gk", NULL, gk, SIZE);
+  /* now the grandchild: it keeps p2/kid@k1 */
+  assert_ok(lbd_migration_prepare(e->io, "gk", p2, "gk",
+                                  &(struct lbd_image_options){
+                                      .object_size = 256 * KiB},
+                                  false));
+  assert_ok(lbd_migration_execute(p2, "gk", 0, NULL, NULL));
+  assert_ok(lbd_migration_commit(p2, "gk", NULL, NULL));
+  expect_image_bytes(p2, "gk", NULL, gk, SIZE);
+  struct lbd_parent_info pi;
+  assert_ok(lbd_open(p2, "gk", NULL, LBD_OPEN_READ_ONLY, &img));
+  assert_ok(lbd_get_parent(img, &pi));
+  assert_string_equal(pi.pool, "p2");
+  assert_string_equal(pi.image, "kid");
+  assert_string_equal(pi.snap, "k1");
+  assert_ok(lbd_close(img));
+  char **kids;
+  size_t n;
+  assert_ok(lbd_open(p2, "kid", "k1", LBD_OPEN_READ_ONLY, &img));
+  assert_ok(lbd_list_children(img, NULL, &kids, &n));
+  assert_int_equal(n, 1);
+  assert_string_equal(kids[0], "p2/gk");
+  lbd_names_free(kids, n);
+  assert_ok(lbd_close(img));
+  lbd_ioctx_destroy(p2);
+}
+
 /* kill -9 at a random moment of the commit; commit again (by either
  * name), and all is as after a commit never cut. */
 static void commit_child(const char *dir, bool by_source)
@@ -340,6 +394,7 @@ int main(void)
                                       teardown),
       cmocka_unit_test_setup_teardown(test_clone_flattened, setup, teardown),
       cmocka_unit_test_setup_teardown(test_clone_abort, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_clone_chain, setup, teardown),
       cmocka_unit_test_setup_teardown(test_clone_commit_killed, setup,
                                       teardown),
   };
