@@ -305,6 +305,7 @@ int lbd_get_parent(lbd_image_t *img, struct lbd_parent_info *info)
 
 struct flatten {
   struct lbd_image *img;
+  unsigned flags;
   pthread_mutex_t mu;
   uint64_t next, done, count;
   int error;
@@ -323,7 +324,7 @@ static void *flatten_worker(void *arg)
     pthread_mutex_unlock(&f->mu);
     if (stop)
       return NULL;
-    int r = image_copyup_object(f->img, objectno);
+    int r = image_copyup_object(f->img, objectno, f->flags);
     pthread_mutex_lock(&f->mu);
     f->done++;
     if (r == 0 && f->progress && f->progress(f->done, f->count, f->arg))
@@ -337,9 +338,11 @@ static void *flatten_worker(void *arg)
 }
 
 int image_copyup_all(struct lbd_image *img, uint64_t overlap,
-                     unsigned threads, lbd_progress_fn_t progress, void *arg)
+                     unsigned threads, unsigned flags,
+                     lbd_progress_fn_t progress, void *arg)
 {
-  struct flatten f = {.img = img, .progress = progress, .arg = arg,
+  struct flatten f = {.img = img, .flags = flags, .progress = progress,
+                      .arg = arg,
                       .count = striping_object_count(&img->hdr.layout,
                                                      overlap)};
   pthread_mutex_init(&f.mu, NULL);
@@ -408,7 +411,7 @@ int lbd_flatten(lbd_image_t *img, lbd_progress_fn_t progress, void *arg)
   uint64_t overlap = img->hdr.parent.overlap; /* snapshots may read more */
   if (image_copyup_history(img) && image_snap_overlap_max(img) > overlap)
     overlap = image_snap_overlap_max(img);
-  r = image_copyup_all(img, overlap, FLATTEN_THREADS, progress, arg);
+  r = image_copyup_all(img, overlap, FLATTEN_THREADS, 0, progress, arg);
   pthread_rwlock_unlock(&img->io_lock);
   if (r == 0)
     r = flatten_unlink(img);

@@ -316,12 +316,20 @@ int image_object_map_released(struct lbd_image *img);
 /* image_io.c */
 void image_data_oid(const struct lbd_image *img, uint64_t objectno,
                     char *buf, size_t size);
+/* The image has (next to) none of the objects yet: a copy-up reads the
+ * backing and creates the object without asking first whether it is
+ * there (it fails EEXIST if so, and is done): one round trip less per
+ * object on RADOS, a read of the backing more per object already here. */
+#define IMAGE_COPYUP_FRESH 1u
 /* clone.c: copy up every object under OVERLAP that the image lacks (and
- * the backing has), with THREADS threads; PROGRESS hears (done, total). */
+ * the backing has), with THREADS threads; PROGRESS hears (done, total).
+ * FLAGS: IMAGE_COPYUP_*. */
 int image_copyup_all(struct lbd_image *img, uint64_t overlap,
-                     unsigned threads, lbd_progress_fn_t progress, void *arg);
+                     unsigned threads, unsigned flags,
+                     lbd_progress_fn_t progress, void *arg);
 /* Copy object OBJECTNO up from the backing unless it is here already. */
-int image_copyup_object(struct lbd_image *img, uint64_t objectno);
+int image_copyup_object(struct lbd_image *img, uint64_t objectno,
+                        unsigned flags);
 /* Make object OBJECTNO what it was at SNAPID (BUF: object-size scratch). */
 int image_rollback_object(struct lbd_image *img, uint64_t objectno,
                           uint64_t snapid, void *buf);

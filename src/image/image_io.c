@@ -163,15 +163,17 @@ static bool object_needs_copyup(const struct lbd_image *img, uint64_t objectno)
 
 /* Apply P to object OBJECTNO of an image with a backing that covers it:
  * in place if the object is here, else by copy-up; a copy-up that loses
- * the race to another writer retries in place. */
-static int object_modify(struct lbd_image *img, uint64_t objectno,
-                         const struct piece_op *p)
+ * the race to another writer retries in place.  ABSENT: the caller
+ * expects the object to be missing (try the copy-up first). */
+static int object_modify_as(struct lbd_image *img, uint64_t objectno,
+                            const struct piece_op *p, bool absent)
 {
   char oid[96];
   image_data_oid(img, objectno, oid, sizeof oid);
   pthread_mutex_t *guard = object_guard(img, objectno);
-  bool absent = img->omap && !img->map_untrusted &&
-                image_object_map_get(img, objectno) == OBJECT_NONEXISTENT;
+  absent = absent ||
+           (img->omap && !img->map_untrusted &&
+            image_object_map_get(img, objectno) == OBJECT_NONEXISTENT);
   int r = image_object_map_set(img, objectno, OBJECT_EXISTS);
   if (r == 0 && !absent)
     absent = (r = piece_on_existing(img, oid, p)) == -ENOENT;
@@ -191,6 +193,12 @@ static int object_modify(struct lbd_image *img, uint64_t objectno,
   }
   object_unguard(guard);
   return r;
+}
+
+static int object_modify(struct lbd_image *img, uint64_t objectno,
+                         const struct piece_op *p)
+{
+  return object_modify_as(img, objectno, p, false);
 }
 
 /* 1 if the backing may hold data in [OFF, OFF+LEN) at SNAP, 0 if not. */
@@ -229,7 +237,8 @@ static int backing_has_data(struct lbd_image *img, uint64_t objectno)
   return r;
 }
 
-int image_copyup_object(struct lbd_image *img, uint64_t objectno)
+int image_copyup_object(struct lbd_image *img, uint64_t objectno,
+                        unsigned flags)
 {
   if (!object_needs_copyup(img, objectno))
     return 0;
@@ -237,7 +246,7 @@ int image_copyup_object(struct lbd_image *img, uint64_t objectno)
   if (any <= 0) /* nothing to copy (or an error) */
     return any;
   struct piece_op p = {PIECE_COPYUP, 0, 0, NULL};
-  return object_modify(img, objectno, &p);
+  return object_modify_as(img, objectno, &p, flags & IMAGE_COPYUP_FRESH);
 }
 
 /* ---- writes, discards --------------------------------------------------- */
@@ -495,7 +504,8 @@ int image_rollback_object(struct lbd_image *img, uint64_t objectno,
      * as the snapshot saw them become the object.  With a history, the
      * object is copied up first: its snapshots keep their bytes without
      * the backing (after flatten or commit). */
-    int e = image_copyup_history(img) ? image_copyup_object(img, objectno) : 0;
+    int e = image_copyup_history(img) ? image_copyup_object(img, objectno, 0)
+                                      : 0;
     if (e == 0)
       e = image_backing_read_object(img, snapid, objectno,
                                     snap_overlap_of(img, snapid), buf, &ext,

@@ -587,8 +587,11 @@ int lbd_migration_execute(lbd_ioctx_t *io, const char *image, unsigned threads,
       if (image_snap_overlap_max(dst) > overlap)
         overlap = image_snap_overlap_max(dst);
       struct execute_progress ep = {p.dst_io, p.dst_id, progress, arg, -1};
+      /* Fresh from prepare, the target has few objects: copy-ups need
+       * not ask first. */
+      unsigned flags = strcmp(state, "prepared") ? 0 : IMAGE_COPYUP_FRESH;
       r = image_copyup_all(dst, overlap, threads ? threads : DEFAULT_THREADS,
-                           execute_progress, &ep);
+                           flags, execute_progress, &ep);
       char msg[LBD_ERROR_MAX];
       snprintf(msg, sizeof msg, "%s", r < 0 ? lbd_last_error() : "");
       int e = lbd_close(dst);
