@@ -31,9 +31,16 @@ int extent_set_add(struct extent_set *s, uint64_t off, uint64_t len)
   if (len == 0)
     return 0;
   uint64_t end = off + len;
-  size_t i = 0;
-  while (i < s->n && s->ext[i].off + s->ext[i].len < off)
-    i++;
+  /* The first extent that ends at or after OFF (binary search: callers
+   * mostly add in ascending order, and sets grow to many extents). */
+  size_t i = 0, hi = s->n;
+  while (i < hi) {
+    size_t mid = i + (hi - i) / 2;
+    if (s->ext[mid].off + s->ext[mid].len < off)
+      i = mid + 1;
+    else
+      hi = mid;
+  }
   size_t j = i;
   while (j < s->n && s->ext[j].off <= end) {
     if (s->ext[j].off < off)
