@@ -46,10 +46,8 @@ bool fixture_has(enum fixture_cap cap)
   const char *backend = getenv("LBD_TEST_BACKEND");
   if (!backend || strcmp(backend, "rados") != 0)
     return true;
-#ifdef LBD_RADOS_CXX
   if (cap == FIXTURE_CAP_LIST_SNAPS)
     return true; /* librados' C++ API: src/objstore/rados/rados_snaps.cc */
-#endif
   (void)cap; /* librados' C API lacks every other one */
   return false;
 }

@@ -15,12 +15,26 @@ if(LBD_WITH_RADOS)
       include_directories(${LBD_RADOS_INCLUDE})
     endif()
   endif()
+  # Writes (rados_wop.cc: no copy of the data), list-snaps and sparse reads
+  # (rados_snaps.cc) use librados' C++ API too (Debian: libradospp-dev).
   if(LBD_RADOS_LINK)
+    include(CheckIncludeFileCXX)
+    include(CheckLanguage)
+    check_language(CXX)
+    if(CMAKE_CXX_COMPILER)
+      enable_language(CXX)
+      check_include_file_cxx(rados/librados.hpp LBD_HAVE_RADOS_HPP)
+    endif()
+  endif()
+  if(LBD_RADOS_LINK AND LBD_HAVE_RADOS_HPP)
     set(LBD_HAVE_RADOS ON)
     message(STATUS "lbd: rados backend: on (${LBD_RADOS_LINK})")
+  elseif(LBD_RADOS_LINK)
+    message(WARNING "lbd: rados backend: off (librados' C++ headers not "
+                    "found: apt-get install libradospp-dev)")
   else()
     message(STATUS "lbd: rados backend: off (librados not found: apt-get "
-                   "install librados-dev)")
+                   "install librados-dev libradospp-dev)")
   endif()
 endif()
 set(LBD_HAVE_RADOS ${LBD_HAVE_RADOS} PARENT_SCOPE)
@@ -32,35 +46,18 @@ if(LBD_HAVE_RADOS)
   target_compile_definitions(lbd_objstore PUBLIC LBD_HAVE_RADOS=1)
   target_link_libraries(lbd_objstore PUBLIC ${LBD_RADOS_LINK})
   target_link_libraries(lbd_shared PRIVATE ${LBD_RADOS_LINK})
-  # list-snaps and sparse reads are only in librados' C++ API (Debian:
-  # libradospp-dev): one C++ file, rados_snaps.cc, when its headers are
-  # there; without them list_snaps gives ENOTSUP and sparse reads are
-  # emulated (zero blocks as holes).
-  include(CheckIncludeFileCXX)
-  include(CheckLanguage)
-  check_language(CXX)
-  if(CMAKE_CXX_COMPILER)
-    enable_language(CXX)
-    check_include_file_cxx(rados/librados.hpp LBD_HAVE_RADOS_HPP)
-  endif()
-  if(LBD_HAVE_RADOS_HPP)
-    # an object library of its own: the directory's C-only warning options
-    # (an error in C++ under -Werror) left out
-    add_library(lbd_rados_cxx OBJECT ${CMAKE_CURRENT_LIST_DIR}/rados_snaps.cc)
-    get_target_property(lbd_cxx_opts lbd_rados_cxx COMPILE_OPTIONS)
-    list(REMOVE_ITEM lbd_cxx_opts -Wstrict-prototypes -Wmissing-prototypes)
-    set_target_properties(lbd_rados_cxx PROPERTIES COMPILE_OPTIONS
-      "${lbd_cxx_opts}" CXX_STANDARD 17 POSITION_INDEPENDENT_CODE ON)
-    target_link_libraries(lbd_rados_cxx PRIVATE ${LBD_RADOS_LINK})
-    target_sources(lbd_objstore PRIVATE $<TARGET_OBJECTS:lbd_rados_cxx>)
-    target_sources(lbd_shared PRIVATE $<TARGET_OBJECTS:lbd_rados_cxx>)
-    target_compile_definitions(lbd_objstore PUBLIC LBD_RADOS_CXX=1)
-    # C executables link the static lbd_objstore: the C++ runtime by name
-    target_link_libraries(lbd_objstore PUBLIC stdc++)
-    target_link_libraries(lbd_shared PRIVATE stdc++)
-    message(STATUS "lbd: rados list-snaps and sparse reads: on (C++ API)")
-  else()
-    message(WARNING "lbd: rados list-snaps: off (librados' C++ headers not "
-                    "found: apt-get install libradospp-dev)")
-  endif()
+  # an object library of its own: the directory's C-only warning options
+  # (an error in C++ under -Werror) left out
+  add_library(lbd_rados_cxx OBJECT ${CMAKE_CURRENT_LIST_DIR}/rados_snaps.cc
+    ${CMAKE_CURRENT_LIST_DIR}/rados_wop.cc)
+  get_target_property(lbd_cxx_opts lbd_rados_cxx COMPILE_OPTIONS)
+  list(REMOVE_ITEM lbd_cxx_opts -Wstrict-prototypes -Wmissing-prototypes)
+  set_target_properties(lbd_rados_cxx PROPERTIES COMPILE_OPTIONS
+    "${lbd_cxx_opts}" CXX_STANDARD 17 POSITION_INDEPENDENT_CODE ON)
+  target_link_libraries(lbd_rados_cxx PRIVATE ${LBD_RADOS_LINK})
+  target_sources(lbd_objstore PRIVATE $<TARGET_OBJECTS:lbd_rados_cxx>)
+  target_sources(lbd_shared PRIVATE $<TARGET_OBJECTS:lbd_rados_cxx>)
+  # C executables link the static lbd_objstore: the C++ runtime by name
+  target_link_libraries(lbd_objstore PUBLIC stdc++)
+  target_link_libraries(lbd_shared PRIVATE stdc++)
 endif()

@@ -52,6 +52,8 @@
 
 #include <rados/librados.h>
 
+#include "objstore/rados/rados_wop.h"
+
 #include "objstore/backend.h"
 
 struct rados_conn;

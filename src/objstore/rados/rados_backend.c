@@ -9,9 +9,7 @@
 #include <unistd.h>
 
 #include "objstore/rados/rados.h"
-#ifdef LBD_RADOS_CXX
 #include "objstore/rados/rados_snaps.h"
-#endif
 #include "util/error.h"
 
 /* Namespaces lbd keeps for itself start with this byte; listings skip them. */
@@ -488,7 +486,6 @@ static int read_once_ext(struct objstore_backend_pool *bp, rados_ioctx_t io,
     bool e1 = false, e2 = false;
     uint64_t v1 = 0, v2 = 0;
     int r = head ? 0 : head_check(io, oid, &e1, &v1);
-#ifdef LBD_RADOS_CXX
     if (r == 0 && ext) {
       rados_ioctx_snap_set_read(io, head ? LIBRADOS_SNAP_HEAD : snapid);
       free(*ext);
@@ -497,9 +494,7 @@ static int read_once_ext(struct objstore_backend_pool *bp, rados_ioctx_t io,
                                 mtime, ext, next);
       if (ver)
         *ver = rados_get_last_version(io);
-    } else
-#endif
-    if (r == 0) {
+    } else if (r == 0) {
       rados_ioctx_snap_set_read(io, head ? LIBRADOS_SNAP_HEAD : snapid);
       rados_read_op_t op = rados_create_read_op();
       int rv = 0, sv = 0;
@@ -555,11 +550,7 @@ static ssize_t rados_be_read(struct objstore_backend_pool *bp, const char *oid,
   unsigned waited = 0;
   uint64_t *ext = NULL;
   size_t next = 0;
-#ifdef LBD_RADOS_CXX
   bool sparse = map != NULL;
-#else
-  bool sparse = false;
-#endif
   r = read_once_ext(bp, io, oid, snapid, off, len, buf, &got, &size, NULL,
                     NULL, &waited, sparse ? &ext : NULL, &next);
   rados_io_put(bp, io);
@@ -648,7 +639,6 @@ static int rados_be_stat(struct objstore_backend_pool *bp, const char *oid,
   return 0;
 }
 
-#ifdef LBD_RADOS_CXX
 /* CS (RADOS' list-snaps) as the contract's SET; CS is freed. */
 static int snap_set_convert(struct rados_cxx_snap_set *cs,
                             struct objstore_snap_set *set)
@@ -685,7 +675,6 @@ static int snap_set_convert(struct rados_cxx_snap_set *cs,
   rados_cxx_snap_set_free(cs);
   return 0;
 }
-#endif
 
 /* RADOS' list-snaps (the C++ API), between two looks at the head as reads
  * at a snap do: a history being written is waited for. */
@@ -693,7 +682,6 @@ static int rados_be_list_snaps(struct objstore_backend_pool *bp,
                                const char *oid, struct objstore_snap_set *set)
 {
   memset(set, 0, sizeof *set);
-#ifdef LBD_RADOS_CXX
   int r;
   rados_ioctx_t io = rados_io_get(bp, &r);
   if (!io)
@@ -731,11 +719,6 @@ static int rados_be_list_snaps(struct objstore_backend_pool *bp,
   if (r < 0)
     return rados_err(r, "listing the snapshots of object %s", oid);
   return snap_set_convert(&cs, set);
-#else
-  return lbd_error(ENOTSUP, "object %s: list-snaps is not in librados' C API "
-                   "and lbd was built without librados' C++ headers "
-                   "(libradospp-dev)", oid);
-#endif
 }
 
 static int kv_push(struct objstore_kv **kvs, size_t *n, size_t *cap,
@@ -1125,7 +1108,7 @@ static bool op_creates_exclusive(const struct objstore_write_op *op)
 
 /* Add the steps of OP to W, tracking the object's size so that a zero that
  * reaches the end keeps it (a RADOS zero there shrinks the object). */
-static void add_steps(rados_write_op_t w, const struct objstore_write_op *op,
+static void add_steps(rados_wop_t w, const struct objstore_write_op *op,
                       bool live, uint64_t size, bool skip_xcmp)
 {
   for (size_t i = 0; i < op->nsteps; i++) {
@@ -1133,23 +1116,21 @@ static void add_steps(rados_write_op_t w, const struct objstore_write_op *op,
     size_t kl;
     switch (s->type) {
     case STEP_ASSERT_EXISTS:
-      rados_write_op_assert_exists(w);
+      rados_wop_assert_exists(w);
       break;
     case STEP_CREATE:
-      rados_write_op_create(w, s->exclusive ? LIBRADOS_CREATE_EXCLUSIVE
-                                            : LIBRADOS_CREATE_IDEMPOTENT,
-                            NULL);
+      rados_wop_create_object(w, s->exclusive);
       live = true;
       break;
     case STEP_CMP_VERSION:
       break;
     case STEP_CMP_XATTR:
       if (!skip_xcmp)
-        rados_write_op_cmpxattr(w, s->name, cmp_op(s->cmp), s->value,
+        rados_wop_cmpxattr(w, s->name, cmp_op(s->cmp), s->value,
                                 s->vlen);
       break;
     case STEP_WRITE:
-      rados_write_op_write(w, s->data, s->len, s->off);
+      rados_wop_write(w, s->data, s->len, s->off);
       if (!live)
         size = 0;
       if (s->off + s->len > size)
@@ -1157,7 +1138,7 @@ static void add_steps(rados_write_op_t w, const struct objstore_write_op *op,
       live = true;
       break;
     case STEP_WRITE_FULL:
-      rados_write_op_write_full(w, s->data, s->len);
+      rados_wop_write_full(w, s->data, s->len);
       size = s->len;
       live = true;
       break;
@@ -1165,42 +1146,40 @@ static void add_steps(rados_write_op_t w, const struct objstore_write_op *op,
       if (!live || s->off >= size || s->len == 0)
         break; /* nothing to punch */
       if (s->off + s->len >= size) {
-        rados_write_op_truncate(w, s->off);
-        rados_write_op_truncate(w, size);
+        rados_wop_truncate(w, s->off);
+        rados_wop_truncate(w, size);
       } else {
-        rados_write_op_zero(w, s->off, s->len);
+        rados_wop_zero(w, s->off, s->len);
       }
       break;
     case STEP_TRUNCATE:
-      rados_write_op_truncate(w, s->off);
+      rados_wop_truncate(w, s->off);
       size = s->off;
       live = true;
       break;
     case STEP_REMOVE:
-      rados_write_op_remove(w);
+      rados_wop_remove(w);
       live = false;
       size = 0;
       break;
     case STEP_SETXATTR:
-      rados_write_op_setxattr(w, s->name, s->value, s->vlen);
+      rados_wop_setxattr(w, s->name, s->value, s->vlen);
       live = true;
       break;
     case STEP_RMXATTR:
-      rados_write_op_rmxattr(w, s->name);
+      rados_wop_rmxattr(w, s->name);
       break;
     case STEP_OMAP_SET:
       kl = strlen(s->name);
-      rados_write_op_omap_set2(w, (char const *const *)&s->name,
-                               (char const *const *)&s->value, &kl, &s->vlen,
-                               1);
+      rados_wop_omap_set(w, s->name, kl, s->value, s->vlen);
       live = true;
       break;
     case STEP_OMAP_RM:
       kl = strlen(s->name);
-      rados_write_op_omap_rm_keys2(w, (char const *const *)&s->name, &kl, 1);
+      rados_wop_omap_rm(w, s->name, kl);
       break;
     case STEP_OMAP_CLEAR:
-      rados_write_op_omap_clear(w);
+      rados_wop_omap_clear(w);
       break;
     }
   }
@@ -1292,17 +1271,17 @@ static int rados_be_operate(struct objstore_backend_pool *bp, const char *oid,
      * data twice.) */
     bool guard = exists && !unguarded && !user_excl;
     bool our_create = !exists && creates && !user_excl && !asserts;
-    rados_write_op_t w = rados_create_write_op();
+    rados_wop_t w = rados_wop_create();
     if (guard)
-      rados_write_op_cmpxattr(w, RADOS_BUILD_XATTR, LIBRADOS_CMPXATTR_OP_EQ,
+      rados_wop_cmpxattr(w, RADOS_BUILD_XATTR, LIBRADOS_CMPXATTR_OP_EQ,
                               "", 0);
     if (exists && (has_ver || has_zero) && need_state)
-      rados_write_op_assert_version(w, ver);
+      rados_wop_assert_version(w, ver);
     if (our_create)
-      rados_write_op_create(w, LIBRADOS_CREATE_EXCLUSIVE, NULL);
+      rados_wop_create_object(w, 1);
     add_steps(w, op, exists, size, skip_xcmp);
-    r = rados_write_op_operate2(w, io, oid, NULL, 0);
-    rados_release_write_op(w);
+    r = rados_wop_operate(w, io, oid);
+    rados_wop_release(w);
     if (attempt >= 1000)
       break;
     if ((r == -ERANGE || r == -EOVERFLOW) && need_state)

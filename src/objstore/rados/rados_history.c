@@ -140,13 +140,13 @@ static void snapc_before(const struct objstore_history_state *states, size_t i,
     *seq = snaps[0];
 }
 
-static void put_state(rados_write_op_t w, const struct objstore_history_state *st)
+static void put_state(rados_wop_t w, const struct objstore_history_state *st)
 {
-  rados_write_op_truncate(w, 0);
+  rados_wop_truncate(w, 0);
   for (size_t j = 0; j < st->ndata; j++)
-    rados_write_op_write(w, (const char *)st->buf + st->data[j].off,
+    rados_wop_write(w, (const char *)st->buf + st->data[j].off,
                          st->data[j].len, st->data[j].off);
-  rados_write_op_truncate(w, st->size);
+  rados_wop_truncate(w, st->size);
 }
 
 /* Whether ST reads data at OFF (else a hole: zeroes). */
@@ -159,11 +159,11 @@ static bool in_data(const struct objstore_history_state *st, uint64_t off)
 }
 
 /* ST's bytes of [OFF, OFF+N) that are data, written; the rest zeroed. */
-static void put_range(rados_write_op_t w,
+static void put_range(rados_wop_t w,
                       const struct objstore_history_state *st, uint64_t off,
                       uint64_t n)
 {
-  rados_write_op_zero(w, off, n);
+  rados_wop_zero(w, off, n);
   for (size_t j = 0; j < st->ndata; j++) {
     uint64_t a = st->data[j].off, b = a + st->data[j].len;
     if (a < off)
@@ -171,7 +171,7 @@ static void put_range(rados_write_op_t w,
     if (b > off + n)
       b = off + n;
     if (a < b)
-      rados_write_op_write(w, (const char *)st->buf + a, b - a, a);
+      rados_wop_write(w, (const char *)st->buf + a, b - a, a);
   }
 }
 
@@ -180,14 +180,14 @@ static void put_range(rados_write_op_t w,
 /* ST over PREV, the object's state now: only the 4 KiB blocks that read
  * differently, so that RADOS' clone overlaps (list-snaps, diffs) keep what
  * the two states share, as the local backend's histories do. */
-static void put_state_over(rados_write_op_t w,
+static void put_state_over(rados_wop_t w,
                            const struct objstore_history_state *prev,
                            const struct objstore_history_state *st)
 {
   static const char zero[SAME_BLOCK];
   uint64_t common = prev->size < st->size ? prev->size : st->size;
   if (prev->size > st->size)
-    rados_write_op_truncate(w, st->size);
+    rados_wop_truncate(w, st->size);
   for (uint64_t off = 0; off < common; off += SAME_BLOCK) {
     uint64_t n = common - off < SAME_BLOCK ? common - off : SAME_BLOCK;
     const char *pa = in_data(prev, off) ? (const char *)prev->buf + off : zero;
@@ -201,9 +201,9 @@ static void put_state_over(rados_write_op_t w,
       if (a < common)
         a = common;
       if (a < b)
-        rados_write_op_write(w, (const char *)st->buf + a, b - a, a);
+        rados_wop_write(w, (const char *)st->buf + a, b - a, a);
     }
-    rados_write_op_truncate(w, st->size);
+    rados_wop_truncate(w, st->size);
   }
 }
 
@@ -232,11 +232,11 @@ int rados_be_create_history(struct objstore_backend_pool *bp, const char *oid,
    * watch (three round trips fewer per object copied). */
   if (n == 1 && states[0].exists) {
     rados_ioctx_selfmanaged_snap_set_write_ctx(io, seq, snaps, 0);
-    rados_write_op_t w1 = rados_create_write_op();
-    rados_write_op_create(w1, LIBRADOS_CREATE_EXCLUSIVE, NULL);
+    rados_wop_t w1 = rados_wop_create();
+    rados_wop_create_object(w1, 1);
     put_state(w1, &states[0]);
-    r = rados_write_op_operate2(w1, io, oid, NULL, 0);
-    rados_release_write_op(w1);
+    r = rados_wop_operate(w1, io, oid);
+    rados_wop_release(w1);
     if (r != -EEXIST) {
       rados_io_put(bp, io);
       free(snaps);
@@ -255,11 +255,11 @@ int rados_be_create_history(struct objstore_backend_pool *bp, const char *oid,
   uint64_t sq;
   snapc_before(states, first, snaps, &ns, &sq);
   rados_ioctx_selfmanaged_snap_set_write_ctx(io, sq, snaps, (int)ns);
-  rados_write_op_t w = rados_create_write_op();
-  rados_write_op_create(w, LIBRADOS_CREATE_EXCLUSIVE, NULL);
-  rados_write_op_setxattr(w, RADOS_BUILD_XATTR, token, strlen(token));
-  r = rados_write_op_operate2(w, io, oid, NULL, 0);
-  rados_release_write_op(w);
+  rados_wop_t w = rados_wop_create();
+  rados_wop_create_object(w, 1);
+  rados_wop_setxattr(w, RADOS_BUILD_XATTR, token, strlen(token));
+  r = rados_wop_operate(w, io, oid);
+  rados_wop_release(w);
   if (r == -EEXIST) {
     char *old = NULL;
     int e = marker_get(io, oid, &old);
@@ -277,12 +277,12 @@ int rados_be_create_history(struct objstore_backend_pool *bp, const char *oid,
       free(again);
     }
     if (dead) {
-      w = rados_create_write_op();
-      rados_write_op_cmpxattr(w, RADOS_BUILD_XATTR, LIBRADOS_CMPXATTR_OP_EQ,
+      w = rados_wop_create();
+      rados_wop_cmpxattr(w, RADOS_BUILD_XATTR, LIBRADOS_CMPXATTR_OP_EQ,
                               old, strlen(old));
-      rados_write_op_setxattr(w, RADOS_BUILD_XATTR, token, strlen(token));
-      r = rados_write_op_operate2(w, io, oid, NULL, 0);
-      rados_release_write_op(w);
+      rados_wop_setxattr(w, RADOS_BUILD_XATTR, token, strlen(token));
+      r = rados_wop_operate(w, io, oid);
+      rados_wop_release(w);
       takeover = r == 0;
       if (r == -ECANCELED)
         r = -EEXIST;
@@ -305,19 +305,19 @@ int rados_be_create_history(struct objstore_backend_pool *bp, const char *oid,
     if (last && seq > sq)
       sq = seq;
     rados_ioctx_selfmanaged_snap_set_write_ctx(io, sq, snaps, (int)ns);
-    w = rados_create_write_op();
+    w = rados_wop_create();
     if (!st->exists) { /* a gap: the object was missing at these snaps */
-      rados_write_op_cmpxattr(w, RADOS_BUILD_XATTR, LIBRADOS_CMPXATTR_OP_EQ,
+      rados_wop_cmpxattr(w, RADOS_BUILD_XATTR, LIBRADOS_CMPXATTR_OP_EQ,
                               token, strlen(token));
-      rados_write_op_remove(w);
+      rados_wop_remove(w);
       present = false;
     } else {
       if (present) {
-        rados_write_op_cmpxattr(w, RADOS_BUILD_XATTR, LIBRADOS_CMPXATTR_OP_EQ,
+        rados_wop_cmpxattr(w, RADOS_BUILD_XATTR, LIBRADOS_CMPXATTR_OP_EQ,
                                 token, strlen(token));
       } else {
-        rados_write_op_create(w, LIBRADOS_CREATE_EXCLUSIVE, NULL);
-        rados_write_op_setxattr(w, RADOS_BUILD_XATTR, token, strlen(token));
+        rados_wop_create_object(w, 1);
+        rados_wop_setxattr(w, RADOS_BUILD_XATTR, token, strlen(token));
         present = true;
       }
       if (i > first && states[i - 1].exists) /* we wrote it */
@@ -325,10 +325,10 @@ int rados_be_create_history(struct objstore_backend_pool *bp, const char *oid,
       else
         put_state(w, st);
       if (last)
-        rados_write_op_rmxattr(w, RADOS_BUILD_XATTR);
+        rados_wop_rmxattr(w, RADOS_BUILD_XATTR);
     }
-    r = rados_write_op_operate2(w, io, oid, NULL, 0);
-    rados_release_write_op(w);
+    r = rados_wop_operate(w, io, oid);
+    rados_wop_release(w);
     if (r > 0)
       r = 0;
     if (r == -ENOENT && !st->exists && takeover)
