@@ -74,11 +74,11 @@ static int image_may_have_data(lbd_image_t *img, uint64_t off, uint64_t len,
 }
 
 static int parent_may_have_data(struct image_backing *b, uint64_t snap,
-                                uint64_t off, uint64_t len)
+                                uint64_t off, uint64_t len, bool own)
 {
   (void)snap;
   return image_may_have_data(((struct parent_backing *)b)->parent, off, len,
-                             false);
+                             own);
 }
 
 static int parent_extents(struct image_backing *b, uint64_t snap,
@@ -176,10 +176,14 @@ static int committed_parent(struct source_backing *b)
     if (r == 0 && hdr.parent.pool_id >= 0 && !image_parent_is_source(&hdr)) {
       r = image_ioctx_by_id(t->io->cluster, hdr.parent.pool_id,
                             hdr.parent.ns, &b->parent_io);
-      if (r == 0)
-        r = image_open(b->parent_io, NULL, hdr.parent.image_id, NULL,
-                       hdr.parent.snap_id, LBD_OPEN_READ_ONLY, b->depth + 1,
-                       &b->parent);
+      if (r == 0 && (r = image_open(b->parent_io, NULL, hdr.parent.image_id,
+                                    NULL, hdr.parent.snap_id,
+                                    LBD_OPEN_READ_ONLY, b->depth + 1,
+                                    &b->parent)) < 0) {
+        lbd_ioctx_destroy(b->parent_io); /* (the next read tries again) */
+        b->parent_io = NULL;
+        b->parent = NULL;
+      }
       b->parent_overlap = hdr.parent.overlap;
     }
     b->parent_checked = r == 0;
@@ -261,15 +265,13 @@ static int source_extents(struct image_backing *base, uint64_t snap,
   return r < 0 ? r : image_extents(src, off, len, out);
 }
 
-/* Execute's question: does the source have data to copy here?  With the
- * parent kept, only the source's own objects count. */
 static int source_may_have_data(struct image_backing *base, uint64_t snap,
-                                uint64_t off, uint64_t len)
+                                uint64_t off, uint64_t len, bool own)
 {
   struct source_backing *b = (struct source_backing *)base;
   lbd_image_t *src;
   int r = source_image(b, snap, &src);
-  return r < 0 ? r : image_may_have_data(src, off, len, b->base.keeps_parent);
+  return r < 0 ? r : image_may_have_data(src, off, len, own);
 }
 
 static void source_close(struct image_backing *base)

@@ -30,16 +30,18 @@ struct image_backing_ops {
   void (*close)(struct image_backing *b);
   /* Optional, a cheaper question than extents: 1 if [OFF, OFF+LEN) may
    * hold data as SNAP sees it (an object there counts, whatever it
-   * holds), 0 if it holds none. */
+   * holds), 0 if it holds none.  OWN: only the backing's own objects
+   * count, not what it reads from a parent of its own. */
   int (*may_have_data)(struct image_backing *b, uint64_t snap, uint64_t off,
-                       uint64_t len);
+                       uint64_t len, bool own);
 };
 
 struct image_backing {
   const struct image_backing_ops *ops;
   /* A migration source whose parent the target keeps: execute copies only
-   * the source's own objects, and a copy-up records zeroes as an empty
-   * object (absent would read the parent once the target links to it). */
+   * the source's own objects (IMAGE_COPYUP_OWN), and a copy-up records
+   * zeroes as an empty object (absent would read the parent once the
+   * target links to it). */
   bool keeps_parent;
 };
 

@@ -272,7 +272,7 @@ int lbd_get_parent(lbd_image_t *img, struct lbd_parent_info *info)
 {
   lbd_error_clear();
   memset(info, 0, sizeof *info);
-  if (!img->backing || !img->hdr.parent.overlap || image_migrating(img) ||
+  if (!img->backing || image_migrating(img) ||
       image_parent_is_source(&img->hdr))
     return lbd_error(ENOENT, "image %s has no parent", img->name);
   const struct image_parent *pa = &img->hdr.parent;

@@ -321,6 +321,10 @@ void image_data_oid(const struct lbd_image *img, uint64_t objectno,
  * there (it fails EEXIST if so, and is done): one round trip less per
  * object on RADOS, a read of the backing more per object already here. */
 #define IMAGE_COPYUP_FRESH 1u
+/* Migration execute: of a source whose parent the target keeps, only the
+ * objects the source has of its own are copied (backing.h).  Every other
+ * copy-up (client writes, rollback) takes all the source reads. */
+#define IMAGE_COPYUP_OWN 2u
 /* clone.c: copy up every object under OVERLAP that the image lacks (and
  * the backing has), with THREADS threads; PROGRESS hears (done, total).
  * FLAGS: IMAGE_COPYUP_*. */

@@ -201,12 +201,13 @@ static int object_modify(struct lbd_image *img, uint64_t objectno,
   return object_modify_as(img, objectno, p, false);
 }
 
-/* 1 if the backing may hold data in [OFF, OFF+LEN) at SNAP, 0 if not. */
+/* 1 if the backing may hold data in [OFF, OFF+LEN) at SNAP, 0 if not
+ * (OWN: of its own, backing.h). */
 static int backing_range_has_data(struct image_backing *b, uint64_t snap,
-                                  uint64_t off, uint64_t len)
+                                  uint64_t off, uint64_t len, bool own)
 {
   if (b->ops->may_have_data)
-    return b->ops->may_have_data(b, snap, off, len);
+    return b->ops->may_have_data(b, snap, off, len, own);
   struct extent_set found = {0};
   int r = b->ops->extents(b, snap, off, len, &found);
   bool any = found.n > 0;
@@ -216,8 +217,11 @@ static int backing_range_has_data(struct image_backing *b, uint64_t snap,
 
 /* Whether the backing may hold data for object OBJECTNO, at the head or
  * (with history) at a snapshot: else a copy-up would read only zeroes.
- * (An object of all zeroes counts: the copy-up finds it empty.) */
-static int backing_has_data(struct lbd_image *img, uint64_t objectno)
+ * (An object of all zeroes counts: the copy-up finds it empty.)  OWN: of
+ * its own (a parent of the backing's that the image will read itself
+ * does not count). */
+static int backing_has_data(struct lbd_image *img, uint64_t objectno,
+                            bool own)
 {
   const struct striping *l = &img->hdr.layout;
   uint64_t span = l->stripe_count == 1 ? l->object_size : l->stripe_unit;
@@ -231,7 +235,8 @@ static int backing_has_data(struct lbd_image *img, uint64_t objectno)
       if (off < overlap)
         r = backing_range_has_data(img->backing, snap, off,
                                    overlap - off < span ? overlap - off
-                                                        : span);
+                                                        : span,
+                                   own);
     }
   }
   return r;
@@ -242,7 +247,8 @@ int image_copyup_object(struct lbd_image *img, uint64_t objectno,
 {
   if (!object_needs_copyup(img, objectno))
     return 0;
-  int any = img->hdr.thick ? 1 : backing_has_data(img, objectno);
+  bool own = (flags & IMAGE_COPYUP_OWN) && img->backing->keeps_parent;
+  int any = img->hdr.thick ? 1 : backing_has_data(img, objectno, own);
   if (any <= 0) /* nothing to copy (or an error) */
     return any;
   struct piece_op p = {PIECE_COPYUP, 0, 0, NULL};

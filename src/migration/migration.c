@@ -589,7 +589,8 @@ int lbd_migration_execute(lbd_ioctx_t *io, const char *image, unsigned threads,
       struct execute_progress ep = {p.dst_io, p.dst_id, progress, arg, -1};
       /* Fresh from prepare, the target has few objects: copy-ups need
        * not ask first. */
-      unsigned flags = strcmp(state, "prepared") ? 0 : IMAGE_COPYUP_FRESH;
+      unsigned flags = IMAGE_COPYUP_OWN |
+                       (strcmp(state, "prepared") ? 0 : IMAGE_COPYUP_FRESH);
       r = image_copyup_all(dst, overlap, threads ? threads : DEFAULT_THREADS,
                            flags, execute_progress, &ep);
       char msg[LBD_ERROR_MAX];

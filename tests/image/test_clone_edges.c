@@ -154,6 +154,13 @@ static void test_shrink_to_zero_keeps_snapshots(void **state)
   char *zero = calloc(1, PSIZE);
   expect_image(e->io, "c", NULL, zero, PSIZE);
   expect_image(e->io, "c", "before", model, PSIZE);
+  /* still a clone, of overlap 0, as rbd says */
+  struct lbd_parent_info pi;
+  assert_ok(lbd_open(e->io, "c", NULL, LBD_OPEN_READ_ONLY, &c));
+  assert_ok(lbd_get_parent(c, &pi));
+  assert_string_equal(pi.image, "p");
+  assert_int_equal(pi.overlap, 0);
+  assert_ok(lbd_close(c));
   lbd_image_t *p;
   assert_ok(lbd_open(e->io, "p", NULL, 0, &p));
   expect_lbd_error(lbd_snap_unprotect(p, "s"), EBUSY, "unprotect of a "

@@ -269,6 +269,39 @@ static void test_clone_abort(void **state)
   lbd_ioctx_destroy(p2);
 }
 
+/* The target rolled back to a snapshot taken while the clone owned
+ * nothing there: the rollback's copy-up must carry every snapshot's state
+ * (it carried the head's alone when it asked only for the source's own
+ * objects: after a flatten, the snapshot read zeroes). */
+static void test_clone_rollback_then_flatten(void **state)
+{
+  struct image_env *e = *state;
+  static struct model m;
+  make_clone(e->io, &m);
+  lbd_image_t *img;
+  static char gold[SIZE];
+  assert_ok(lbd_open(e->io, "gold", "s", LBD_OPEN_READ_ONLY, &img));
+  assert_int_equal(lbd_read(img, 0, SIZE, gold), (ssize_t)SIZE);
+  assert_ok(lbd_close(img));
+  lbd_ioctx_t *p2 = image_env_pool(e, "p2");
+  assert_ok(lbd_migration_prepare(e->io, "kid", p2, "kid",
+                                  &(struct lbd_image_options){0}, false));
+  assert_ok(lbd_open(p2, "kid", NULL, 0, &img));
+  assert_ok(lbd_snap_rollback(img, "k1", NULL, NULL));
+  assert_ok(lbd_close(img));
+  memcpy(m.head, m.k1, SIZE);
+  assert_ok(lbd_migration_execute(p2, "kid", 0, NULL, NULL));
+  assert_ok(lbd_migration_commit(p2, "kid", NULL, NULL));
+  expect_model(p2, &m, false);
+  assert_ok(lbd_open(p2, "kid", NULL, 0, &img));
+  assert_ok(lbd_flatten(img, NULL, NULL));
+  assert_ok(lbd_close(img));
+  expect_model(p2, &m, false);
+  expect_image_bytes(p2, "kid", "k1", m.k1, SIZE);
+  expect_image_bytes(e->io, "gold", "s", gold, SIZE);
+  lbd_ioctx_destroy(p2);
+}
+
 /* A chain: gold@s -> kid, kid@k1 -> gk.  The middle clone migrates (gk
  * follows it, and it keeps gold), then gk does (it keeps p2/kid@k1). */
 static void test_clone_chain(void **state)
@@ -395,6 +428,8 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_clone_flattened, setup, teardown),
       cmocka_unit_test_setup_teardown(test_clone_abort, setup, teardown),
       cmocka_unit_test_setup_teardown(test_clone_chain, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_clone_rollback_then_flatten, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(test_clone_commit_killed, setup,
                                       teardown),
   };
