@@ -26,22 +26,37 @@ set_target_properties(lbd_shared PROPERTIES
   LIBRARY_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR})
 
 include(GNUInstallDirs)
-set(LBD_PC_REQUIRES_PRIVATE "lmdb")
-set(LBD_PC_LIBS_PRIVATE "-lpthread")
-# build/lbd.pc: this build tree
-set(LBD_PC_PREFIX ${PROJECT_BINARY_DIR})
-set(LBD_PC_LIBDIR ${PROJECT_BINARY_DIR})
-set(LBD_PC_INCLUDEDIR ${PROJECT_SOURCE_DIR}/include)
-configure_file(${CMAKE_CURRENT_SOURCE_DIR}/lbd.pc.in
-  ${PROJECT_BINARY_DIR}/lbd.pc @ONLY)
-# the installed one, relative to where it lies (so `cmake --install
-# --prefix DIR` gives a right one too)
-file(RELATIVE_PATH LBD_PC_UP /prefix/${CMAKE_INSTALL_LIBDIR}/pkgconfig /prefix)
-set(LBD_PC_PREFIX "\${pcfiledir}/${LBD_PC_UP}")
-set(LBD_PC_LIBDIR "\${prefix}/${CMAKE_INSTALL_LIBDIR}")
-set(LBD_PC_INCLUDEDIR "\${prefix}/${CMAKE_INSTALL_INCLUDEDIR}")
-configure_file(${CMAKE_CURRENT_SOURCE_DIR}/lbd.pc.in
-  ${PROJECT_BINARY_DIR}/pkgconfig-install/lbd.pc @ONLY)
+# lbd.pc is written by lbd_write_pc(), called once every dependency is
+# known (src/CMakeLists.txt, after the rados backend).  Requires.private
+# and Libs.private matter to `pkg-config --static` only.
+macro(lbd_write_pc)
+  set(LBD_PC_REQUIRES_PRIVATE
+    "lmdb libcurl jansson libcrypto zlib libzstd libnbd")
+  set(LBD_PC_LIBS_PRIVATE "-lpthread")
+  if(LBD_HAVE_RADOS)
+    if(LBD_RADOS_FOUND)
+      string(APPEND LBD_PC_REQUIRES_PRIVATE " librados")
+    else()
+      string(APPEND LBD_PC_LIBS_PRIVATE " -lrados")
+    endif()
+    string(APPEND LBD_PC_LIBS_PRIVATE " -lstdc++")
+  endif()
+  # build/lbd.pc: this build tree
+  set(LBD_PC_PREFIX ${PROJECT_BINARY_DIR})
+  set(LBD_PC_LIBDIR ${PROJECT_BINARY_DIR})
+  set(LBD_PC_INCLUDEDIR ${PROJECT_SOURCE_DIR}/include)
+  configure_file(${CMAKE_CURRENT_SOURCE_DIR}/lbd.pc.in
+    ${PROJECT_BINARY_DIR}/lbd.pc @ONLY)
+  # the installed one, relative to where it lies (so `cmake --install
+  # --prefix DIR` gives a right one too)
+  file(RELATIVE_PATH LBD_PC_UP /prefix/${CMAKE_INSTALL_LIBDIR}/pkgconfig
+    /prefix)
+  set(LBD_PC_PREFIX "\${pcfiledir}/${LBD_PC_UP}")
+  set(LBD_PC_LIBDIR "\${prefix}/${CMAKE_INSTALL_LIBDIR}")
+  set(LBD_PC_INCLUDEDIR "\${prefix}/${CMAKE_INSTALL_INCLUDEDIR}")
+  configure_file(${CMAKE_CURRENT_SOURCE_DIR}/lbd.pc.in
+    ${PROJECT_BINARY_DIR}/pkgconfig-install/lbd.pc @ONLY)
+endmacro()
 
 install(TARGETS lbd_shared
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
