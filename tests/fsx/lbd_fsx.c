@@ -59,7 +59,9 @@ static const char *opt_ceph_conf; /* -R: the other pools on RADOS */
 /* What the random mix leaves out (-X list). */
 static bool no_mig, no_clone, no_kill, no_snap, no_resize, no_cbio, no_dpool;
 static bool no_diff, no_copy, no_ro;
-/* Known lbd bugs the mix steers around unless -B names them:
+/* Bugs lbd-fsx found, each fixed since.  By default the mix takes every
+ * path; -B LIST replays an old command line exactly, steering around all
+ * the bugs it does not name, as runs did while they were open.
  * aiofork: a child forked after the parent used lbd aio hangs in its first
  * aio op (the pool's worker counts are inherited, its workers are not). */
 static bool bug_aiofork;
@@ -79,6 +81,7 @@ static bool bug_rosize;
  * open here (a plain image's is refused, EBUSY), and that handle then
  * reads wrong data (zeroes, or the parent's) until reopened. */
 static bool bug_clonecommit;
+static bool opt_bugs_named; /* -B given */
 static bool parent_used_aio;
 
 /* ---- randomness: everything from the seed ----------------------------- */
@@ -1989,7 +1992,8 @@ static void usage(int status)
           "            resize, cbio (IO from execute's progress callback),\n"
           "            datapool, diff (diff checks), copy (copy, export v2),\n"
           "            ro (a second, read-only handle)\n"
-          "  -B BUGS   do not steer around these known lbd bugs: aiofork (a\n"
+          "  -B BUGS   steer around every fixed bug but these (replays the\n"
+          "            regression runs made while they were open): aiofork (a\n"
           "            child forked after the parent used aio, using aio),\n"
           "            copy (lbd_copy of a clone or migration target),\n"
           "            diffmig (diff or export v2 of a migration target),\n"
@@ -2040,6 +2044,7 @@ int main(int argc, char **argv)
     case 's': opt_maxsize = strtoull(optarg, NULL, 0) * MiB; break;
     case 'X': parse_exclude(optarg); break;
     case 'B':
+      opt_bugs_named = true;
       for (char *t = strtok(optarg, ","); t; t = strtok(NULL, ",")) {
         if (!strcmp(t, "aiofork")) bug_aiofork = true;
         else if (!strcmp(t, "copy")) bug_copy = true;
@@ -2076,6 +2081,9 @@ int main(int argc, char **argv)
     }
   if (optind != argc || opt_maxsize < MiB)
     usage(2);
+  if (!opt_bugs_named) /* every bug is fixed: take every path */
+    bug_aiofork = bug_copy = bug_diffmig = bug_resumename = bug_rosize =
+        bug_clonecommit = true;
 #ifndef LBD_FSX_IMPORT
   if (opt_import) {
     fprintf(stderr, "lbd-fsx: -i: this build has no import-only sources "
