@@ -53,7 +53,11 @@ struct stream {
  * CLUSTER may be NULL (then config:// keys are refused). */
 int stream_open(const json_t *spec, lbd_cluster_t *cluster,
                 struct stream **out);
-/* A stream of the same type for NAME (a path or URL, relative to BASE's). */
+/* A stream of the same type for NAME (a path or URL, relative to BASE's):
+ * what an image names as its backing file.  It must stay beside BASE, as
+ * an image from outside cannot be trusted: a file in BASE's directory or
+ * below, a URL on BASE's scheme, host and port (an S3 stream signs every
+ * request with the spec's keys).  EACCES otherwise, saying so. */
 int stream_open_relative(const struct stream *base, const char *name,
                          struct stream **out);
 static inline ssize_t stream_read(struct stream *s, uint64_t off, size_t len,

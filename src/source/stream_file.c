@@ -92,21 +92,51 @@ static void file_close(struct stream *s)
 static int file_open_path(const char *path, lbd_cluster_t *cluster,
                           struct stream **out);
 
+/* 0 if PATH (which exists) lies in directory DIR or below, else EACCES:
+ * both resolved, symbolic links and ".." included. */
+static int path_inside(const char *path, const char *dir, const char *name)
+{
+  char *rp = realpath(path, NULL);
+  int e = errno;
+  char *rd = rp ? realpath(dir, NULL) : NULL;
+  if (rp && !rd)
+    e = errno;
+  int r = 0;
+  if (!rp || !rd)
+    r = lbd_error(e, "%s: %s", rp ? dir : path, strerror(e));
+  size_t n = rd ? strlen(rd) : 0;
+  if (r == 0 && !(strncmp(rp, rd, n) == 0 &&
+                  (rp[n] == '/' || (n == 1 && rd[0] == '/'))))
+    r = lbd_error(EACCES, "\"%s\" (%s) is outside %s, the directory of the "
+                  "image that names it: lbd follows backing files there "
+                  "only (move the chain into one directory, or name the "
+                  "file relative to it: qemu-img rebase -u)", name, rp, rd);
+  free(rp);
+  free(rd);
+  return r;
+}
+
 static int file_open_relative(const struct stream *base, const char *name,
                               struct stream **out)
 {
-  if (name[0] == '/')
-    return file_open_path(name, base->cluster, out);
   const char *slash = strrchr(base->name, '/');
   size_t dirlen = slash ? (size_t)(slash - base->name) + 1 : 0;
-  size_t n = dirlen + strlen(name) + 1;
-  char *path = malloc(n);
-  if (!path)
-    return lbd_error(ENOMEM, "file stream: out of memory");
-  memcpy(path, base->name, dirlen);
-  strcpy(path + dirlen, name);
-  int r = file_open_path(path, base->cluster, out);
+  size_t n = dirlen + strlen(name) + 2;
+  char *path = malloc(n), *dir = malloc(dirlen + 2);
+  int r = path && dir ? 0 : lbd_error(ENOMEM, "file stream: out of memory");
+  if (r == 0) {
+    if (name[0] == '/')
+      snprintf(path, n, "%s", name);
+    else
+      snprintf(path, n, "%.*s%s", (int)dirlen, base->name, name);
+    snprintf(dir, dirlen + 2, "%.*s", dirlen ? (int)dirlen : 1,
+             dirlen ? base->name : ".");
+    r = path_inside(path, dir, name);
+  }
+  if (r == 0)
+    r = file_open_path(path, base->cluster, out);
   free(path);
+  free(dir);
   return r;
 }
 

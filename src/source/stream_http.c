@@ -634,6 +634,23 @@ int http_url_path(const char *url, char **out)
   return r;
 }
 
+/* Whether URLs A and B have the same scheme, host and port. */
+static bool same_origin(CURLU *a, CURLU *b)
+{
+  static const CURLUPart parts[] = {CURLUPART_SCHEME, CURLUPART_HOST,
+                                    CURLUPART_PORT};
+  bool same = true;
+  for (size_t i = 0; same && i < sizeof parts / sizeof *parts; i++) {
+    char *x = NULL, *y = NULL;
+    curl_url_get(a, parts[i], &x, CURLU_DEFAULT_PORT);
+    curl_url_get(b, parts[i], &y, CURLU_DEFAULT_PORT);
+    same = x && y && strcasecmp(x, y) == 0;
+    curl_free(x);
+    curl_free(y);
+  }
+  return same;
+}
+
 int http_url_resolve(const char *base, const char *name, char **out)
 {
   CURLU *u;
@@ -646,15 +663,19 @@ int http_url_resolve(const char *base, const char *name, char **out)
     return url_error(uc, name);
   }
   r = url_get(u, CURLUPART_URL, out);
-  curl_url_cleanup(u);
-  if (r == 0) {
-    CURLU *chk;
+  CURLU *b = NULL, *chk = NULL;
+  if (r == 0)
     r = url_parse(*out, &chk); /* still http or https */
-    curl_url_cleanup(chk);
-    if (r < 0) {
-      free(*out);
-      *out = NULL;
-    }
+  if (r == 0 && (r = url_parse(base, &b)) == 0 && !same_origin(b, chk))
+    r = lbd_error(EACCES, "\"%s\" is on another server than the image "
+                  "that names it: lbd follows backing files on the same "
+                  "scheme, host and port only", name);
+  curl_url_cleanup(b);
+  curl_url_cleanup(chk);
+  curl_url_cleanup(u);
+  if (r < 0) {
+    free(*out);
+    *out = NULL;
   }
   return r;
 }

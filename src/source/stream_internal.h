@@ -68,7 +68,7 @@ int http_client_read(struct http_client *c, uint64_t off, size_t len,
                      void *buf);
 void http_client_free(struct http_client *c);
 /* URL of NAME resolved against BASE (malloc'd), EINVAL if it does not
- * parse. */
+ * parse, EACCES if it is on another scheme, host or port than BASE. */
 int http_url_resolve(const char *base, const char *name, char **out);
 /* URL with its password replaced by "***" (malloc'd), for messages. */
 int http_url_redact(const char *url, char **out);

@@ -166,6 +166,29 @@ static void test_relative(void **state)
   assert_null(r);
   assert_non_null(strstr(lbd_last_error(), "missing.raw"));
   assert_int_equal(stream_open_relative(s, "", &r), -EINVAL);
+  /* an image from outside names no file outside its own directory: not
+   * by "..", nor an absolute path, nor a symbolic link leading out; a
+   * subdirectory is fine */
+  char sub[PATH_MAX + 32], cmd[3 * PATH_MAX + 128];
+  snprintf(sub, sizeof sub, "%s/sub", dir);
+  snprintf(cmd, sizeof cmd, "mkdir -p %s && echo below > %s/below.raw && "
+           "echo secret > %s/../lbd-outside-%d.raw && "
+           "ln -sf ../lbd-outside-%d.raw %s/link.raw", sub, sub, dir,
+           (int)getpid(), (int)getpid(), dir);
+  assert_int_equal(system(cmd), 0);
+  assert_int_equal(stream_open_relative(s, "sub/below.raw", &r), 0);
+  stream_close(r);
+  char out[PATH_MAX + 64];
+  snprintf(out, sizeof out, "../lbd-outside-%d.raw", (int)getpid());
+  assert_int_equal(stream_open_relative(s, out, &r), -EACCES);
+  assert_null(r);
+  assert_non_null(strstr(lbd_last_error(), "outside"));
+  snprintf(out, sizeof out, "%s/../lbd-outside-%d.raw", dir, (int)getpid());
+  assert_int_equal(stream_open_relative(s, out, &r), -EACCES);
+  assert_int_equal(stream_open_relative(s, "/etc/passwd", &r), -EACCES);
+  assert_int_equal(stream_open_relative(s, "link.raw", &r), -EACCES);
+  snprintf(out, sizeof out, "%s/../lbd-outside-%d.raw", dir, (int)getpid());
+  unlink(out);
   stream_close(s);
 }
 

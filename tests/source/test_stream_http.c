@@ -240,6 +240,16 @@ static void test_relative(void **state)
   stream_close(r);
   assert_int_equal(stream_open_relative(base, "gone.bin", &r), -ENOENT);
   assert_int_equal(stream_open_relative(base, "ftp://h/x", &r), -EINVAL);
+  /* an image names no backing file on another server (scheme, host or
+   * port): it would make lbd fetch, or for S3 sign, what it says */
+  assert_int_equal(stream_open_relative(base, "http://127.0.0.2:1/x", &r),
+                   -EACCES);
+  assert_non_null(strstr(lbd_last_error(), "another server"));
+  const char *port = strrchr(nginx.url, ':');
+  snprintf(want, sizeof want, "http://localhost%s/data.bin", port);
+  assert_int_equal(stream_open_relative(base, want, &r), -EACCES);
+  snprintf(want, sizeof want, "https://127.0.0.1%s/data.bin", port);
+  assert_int_equal(stream_open_relative(base, want, &r), -EACCES);
   stream_close(base);
 }
 
