@@ -47,6 +47,7 @@ struct diff {
   bool existence;           /* IMAGE_DIFF_EXISTENCE */
   struct extent_set parent; /* image extents read from the parent */
   bool source;              /* a migration target's source counts */
+  uint64_t start_overlap;   /* what the start snapshot read of it */
   struct piece_vec set;     /* pieces of the object set being examined */
   uint64_t set_no;
   struct diff_piece pending; /* coalesced, not yet reported */
@@ -270,9 +271,10 @@ static int source_part_at_start(struct diff *d, uint64_t objectno,
   for (uint64_t o = 0; r == 0 && o < d->l.object_size; o += su) {
     uint64_t io = striping_image_offset(&d->l, objectno, o);
     struct extent_set found = {0};
-    if (io < d->img->hdr.parent.overlap)
-      r = d->img->backing->ops->extents(d->img->backing, d->from_id, io, su,
-                                        &found);
+    uint64_t ov = d->start_overlap; /* (the head's may be smaller) */
+    if (io < ov)
+      r = d->img->backing->ops->extents(d->img->backing, d->from_id, io,
+                                        ov - io < su ? ov - io : su, &found);
     for (size_t i = 0; r == 0 && i < found.n; i++)
       r = extent_set_add(out, o + (found.ext[i].off - io), found.ext[i].len);
     extent_set_free(&found);
@@ -475,6 +477,10 @@ int image_diff_iterate(struct lbd_image *img, uint64_t from_id,
                    .set_no = UINT64_MAX, .cb = cb, .arg = arg};
   pthread_mutex_lock(&img->mu);
   d.l = img->hdr.layout;
+  d.start_overlap = img->hdr.parent.overlap;
+  for (size_t i = 0; i < img->snapc.nsnaps; i++)
+    if (img->snap_ids[i] == from_id)
+      d.start_overlap = img->snap_overlaps[i];
   pthread_mutex_unlock(&img->mu);
   uint64_t max = size > from_size ? size : from_size;
   d.off = off;

@@ -422,6 +422,61 @@ static void test_execute_many_small_source_objects(void **state)
   free(want);
 }
 
+struct diff_seen {
+  uint64_t off;  /* the byte asked about */
+  bool reported, exists;
+};
+
+static int diff_probe(uint64_t off, uint64_t len, bool exists, void *arg)
+{
+  struct diff_seen *d = arg;
+  if (d->off >= off && d->off - off < len) {
+    d->reported = true;
+    d->exists = exists;
+  }
+  return 0;
+}
+
+/* A source shrunk before prepare, its target grown after: the snapshot
+ * still has data past the target's (head) overlap, which reads zeroes.  A diff
+ * of the target from that snapshot must report the zeroes (it looked
+ * only under the head's overlap: lbd-fsx seed 6009, op 753). */
+static void test_diff_from_snapshot_past_head_overlap(void **state)
+{
+  struct image_env *e = *state;
+  struct lbd_image_options so = {.size = 4 * MiB, .object_size = MiB};
+  lbd_image_t *img;
+  char buf[4096];
+  fill_random(buf, sizeof buf);
+  assert_ok(lbd_create(e->io, "vm", &so));
+  assert_ok(lbd_open(e->io, "vm", NULL, 0, &img));
+  assert_int_equal(lbd_write(img, 3 * MiB, sizeof buf, buf),
+                   (ssize_t)sizeof buf);
+  assert_ok(lbd_snap_create(img, "s"));
+  assert_ok(lbd_resize(img, MiB));
+  assert_ok(lbd_close(img));
+  lbd_ioctx_t *p2 = image_env_pool(e, "p2");
+  struct lbd_image_options o = {.object_size = 512 * KiB};
+  assert_ok(lbd_migration_prepare(e->io, "vm", p2, "vm", &o, false));
+  assert_ok(lbd_open(p2, "vm", NULL, 0, &img));
+  assert_ok(lbd_resize(img, 4 * MiB)); /* the overlap stays 1 MiB */
+  assert_ok(lbd_close(img));
+  for (int executed = 0; executed < 2; executed++) {
+    assert_ok(lbd_open(p2, "vm", NULL, LBD_OPEN_READ_ONLY, &img));
+    struct diff_seen d = {3 * MiB + 100, false, false};
+    assert_ok(lbd_diff_iterate(img, "s", 0, 4 * MiB, false, false,
+                               diff_probe, &d));
+    assert_ok(lbd_close(img));
+    if (!d.reported || d.exists)
+      fail_msg("%s execute: the diff from s %s", executed ? "after" : "before",
+               d.reported ? "says data where zeroes are" : "misses the "
+               "zeroed bytes past the head's overlap");
+    if (!executed)
+      assert_ok(lbd_migration_execute(p2, "vm", 0, NULL, NULL));
+  }
+  lbd_ioctx_destroy(p2);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -438,6 +493,8 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_client_writes_during_execute,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(test_object_map_after_commit_without_clients,
+                                      setup, teardown),
+      cmocka_unit_test_setup_teardown(test_diff_from_snapshot_past_head_overlap,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(test_execute_many_small_source_objects,
                                       setup, teardown),
