@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 
@@ -190,7 +191,8 @@ static void source_snap_info(const struct import_source *s, uint32_t i,
     const struct format_snap *f = format_snap(s->fmt, i);
     snprintf(info->name, sizeof info->name, "%s", f->name);
     info->size = f->size;
-    info->timestamp = f->timestamp;
+    /* raw files carry no time: the snapshot's is the import's */
+    info->timestamp = f->timestamp ? f->timestamp : (int64_t)time(NULL);
   } else {
     *info = s->snaps[i];
     info->id = i;

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <cmocka.h>
 
 #include "../objstore/fixture.h"
@@ -125,14 +126,24 @@ static void test_raw_over_http(void **state)
            "\"%s/s0.raw\"}}]}",
            web.url, web.url);
   struct lbd_image_options t = {0};
+  int64_t before = (int64_t)time(NULL);
   assert_ok(lbd_migration_prepare_import(spec, e->io, "web", &t));
   expect_image_bytes(e->io, "web", "monday", s0, SIZE);
+  /* a raw file has no time: the snapshot's is the import's, not 1970 */
+  lbd_image_t *img;
+  struct lbd_snap_info *snaps;
+  size_t nsnaps;
+  assert_ok(lbd_open(e->io, "web", NULL, LBD_OPEN_READ_ONLY, &img));
+  assert_ok(lbd_snap_list(img, &snaps, &nsnaps));
+  assert_int_equal(nsnaps, 1);
+  assert_true(snaps[0].timestamp >= before);
+  lbd_snap_list_free(snaps, nsnaps);
+  assert_ok(lbd_close(img));
   write_execute_commit(e->io, "web", head);
   test_server_stop(&web); /* nothing needs the server any more */
   expect_image_bytes(e->io, "web", "monday", s0, SIZE);
   expect_image_bytes(e->io, "web", NULL, head, SIZE);
   /* sparse: the holes of the files take no space */
-  lbd_image_t *img;
   uint64_t prov, used;
   assert_ok(lbd_open(e->io, "web", NULL, LBD_OPEN_READ_ONLY, &img));
   assert_ok(lbd_disk_usage(img, &prov, &used));
