@@ -21,12 +21,20 @@ static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct kvenv_entry *registry;
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
-/* The child must not touch the parent's environments: forget them (they
- * leak in the child, which is what LMDB asks for). */
-static void registry_forget(void) { registry = NULL; }
+/* The registry lock is held across fork, so that no other thread of the
+ * parent holds it then (the child would never see it released).  The
+ * child must not touch the parent's environments: forget them (they leak
+ * in the child, which is what LMDB asks for). */
+static void registry_prepare(void) { pthread_mutex_lock(&registry_lock); }
+static void registry_parent(void) { pthread_mutex_unlock(&registry_lock); }
+static void registry_forget(void)
+{
+  registry = NULL;
+  pthread_mutex_unlock(&registry_lock);
+}
 static void registry_atfork(void)
 {
-  pthread_atfork(NULL, NULL, registry_forget);
+  pthread_atfork(registry_prepare, registry_parent, registry_forget);
 }
 
 int kvenv_error(int rc, const char *what)
