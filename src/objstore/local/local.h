@@ -178,6 +178,13 @@ struct objstore_backend_pool {
   struct objstore_backend_pool *lease_next; /* registry, for fork */
   pthread_mutex_t spare_mu; /* empty data files made ahead */
   pthread_cond_t spare_cv;
+  /* Descriptors of data files being created (spare ones too), under
+   * spare_mu: a child of fork() closes them, else their creation locks
+   * would outlive their holder as long as the child lives.  A creator
+   * holds create_rw shared from its open of the file until the fd is
+   * listed; fork takes it exclusive. */
+  struct fd_vec creating;
+  pthread_rwlock_t create_rw;
   int spare_fd[LOCAL_SPARES];
   uint64_t spare_id[LOCAL_SPARES];
   unsigned nspare;
@@ -226,9 +233,11 @@ int64_t local_now_ns(void);
 /* local_files.c */
 #define LOCAL_FILE_PATH 32
 void local_file_path(uint64_t id, char out[LOCAL_FILE_PATH]);
-/* Create a new empty data file, locked against pool checks until closed.
- * Returns its fd (O_RDWR) and *ID. */
+/* Create a new empty data file, locked against pool checks until closed
+ * with local_file_close_new.  Returns its fd (O_RDWR) and *ID. */
 int local_file_create(struct objstore_backend_pool *bp, uint64_t *id);
+/* Close FD of local_file_create (releasing its creation lock). */
+void local_file_close_new(struct objstore_backend_pool *bp, int fd);
 /* Pool close: stop making spare files, remove those made. */
 void local_spares_stop(struct objstore_backend_pool *bp);
 /* Open data file ID; ENOENT (no message) if it is gone. */

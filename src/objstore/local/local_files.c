@@ -19,8 +19,35 @@ void local_file_path(uint64_t id, char out[LOCAL_FILE_PATH])
            id);
 }
 
+/* Under spare_mu: list FD as a data file being created. */
+static int creating_add(struct objstore_backend_pool *bp, int fd)
+{
+  return fd_vec_push(&bp->creating, fd) < 0 ? -ENOMEM : 0;
+}
+
+/* Under spare_mu: close FD, a data file being created. */
+static void creating_close(struct objstore_backend_pool *bp, int fd)
+{
+  for (size_t i = 0; i < bp->creating.len; i++) {
+    if (bp->creating.ptr[i] == fd) {
+      bp->creating.ptr[i] = bp->creating.ptr[--bp->creating.len];
+      break;
+    }
+  }
+  close(fd);
+}
+
+void local_file_close_new(struct objstore_backend_pool *bp, int fd)
+{
+  pthread_mutex_lock(&bp->spare_mu);
+  creating_close(bp, fd);
+  pthread_mutex_unlock(&bp->spare_mu);
+}
+
 static int file_create_now(struct objstore_backend_pool *bp, uint64_t *id)
 {
+  pthread_rwlock_rdlock(&bp->create_rw); /* no fork until fd is listed */
+  int r = lbd_error(EIO, "cannot create a data file in %s/data", bp->path);
   for (int tries = 0; tries < 100; tries++) {
     uint64_t fid = lbd_random_u64();
     char rel[LOCAL_FILE_PATH];
@@ -31,8 +58,9 @@ static int file_create_now(struct objstore_backend_pool *bp, uint64_t *id)
       if (errno == EEXIST)
         continue;
       int e = errno;
-      return lbd_error(e, "cannot create data file in %s/data: %s", bp->path,
-                       strerror(e));
+      r = lbd_error(e, "cannot create data file in %s/data: %s", bp->path,
+                    strerror(e));
+      break;
     }
     /* The lock tells a pool check that this unreferenced file is in use.
      * A check may have removed the file between our create and our lock:
@@ -41,12 +69,23 @@ static int file_create_now(struct objstore_backend_pool *bp, uint64_t *id)
     struct stat a, b;
     if (fcntl(fd, F_OFD_SETLK, &fl) == 0 && fstat(fd, &a) == 0 &&
         fstatat(bp->data_fd, rel, &b, 0) == 0 && a.st_ino == b.st_ino) {
-      *id = fid;
-      return fd;
+      pthread_mutex_lock(&bp->spare_mu);
+      r = creating_add(bp, fd);
+      pthread_mutex_unlock(&bp->spare_mu);
+      if (r == 0) {
+        *id = fid;
+        r = fd;
+      } else {
+        close(fd);
+        unlinkat(bp->data_fd, rel, 0);
+        r = lbd_error(ENOMEM, "out of memory");
+      }
+      break;
     }
     close(fd);
   }
-  return lbd_error(EIO, "cannot create a data file in %s/data", bp->path);
+  pthread_rwlock_unlock(&bp->create_rw);
+  return r;
 }
 
 /* Spare files.  Creating a file costs the caller tens of microseconds of
@@ -114,11 +153,13 @@ void local_spares_stop(struct objstore_backend_pool *bp)
   if (join)
     pthread_join(bp->spare_thread, NULL);
   bp->spare_joinable = false;
+  pthread_mutex_lock(&bp->spare_mu); /* no fork between a close and nspare */
   while (bp->nspare) {
     bp->nspare--;
-    close(bp->spare_fd[bp->nspare]);
+    creating_close(bp, bp->spare_fd[bp->nspare]);
     local_file_unlink(bp, bp->spare_id[bp->nspare]);
   }
+  pthread_mutex_unlock(&bp->spare_mu);
 }
 
 int local_file_recreate(struct objstore_backend_pool *bp, uint64_t id)

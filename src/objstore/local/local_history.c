@@ -33,7 +33,7 @@ static int state_file(struct objstore_backend_pool *bp,
   if (r == 0 && fdatasync(fd) < 0)
     r = lbd_error(errno, "syncing a data file: %s", strerror(errno));
   if (r < 0) {
-    close(fd);
+    local_file_close_new(bp, fd);
     local_file_unlink(bp, *id);
     *id = 0;
     return r;
@@ -213,7 +213,7 @@ int local_create_history(struct objstore_backend_pool *bp, const char *oid,
                      : lbd_error(-r, "%s", c.err);
   for (size_t i = 0; fds && i < n; i++) {
     if (fds[i] >= 0)
-      close(fds[i]); /* after the commit: this releases the creation lock */
+      local_file_close_new(bp, fds[i]); /* after the commit */
     if (r < 0 && files[i])
       local_file_unlink(bp, files[i]);
   }

@@ -431,6 +431,7 @@ static void lease_prepare(void)
   for (struct objstore_backend_pool *bp = lease_registry; bp;
        bp = bp->lease_next) {
     pthread_mutex_lock(&bp->lease_mu);
+    pthread_rwlock_wrlock(&bp->create_rw);
     pthread_mutex_lock(&bp->spare_mu);
   }
 }
@@ -440,6 +441,7 @@ static void lease_parent(void)
   for (struct objstore_backend_pool *bp = lease_registry; bp;
        bp = bp->lease_next) {
     pthread_mutex_unlock(&bp->spare_mu);
+    pthread_rwlock_unlock(&bp->create_rw);
     pthread_mutex_unlock(&bp->lease_mu);
   }
   pthread_mutex_unlock(&lease_registry_mu);
@@ -461,13 +463,16 @@ static void lease_child(void)
     bp->reaper_on = false; /* the parent's thread */
     bp->reaper_stop = true; /* no leases in the child */
     pthread_cond_init(&bp->lease_cv, NULL);
-    /* Spare files are the parent's to hand out: forget them here. */
-    while (bp->nspare)
-      close(bp->spare_fd[--bp->nspare]);
+    /* Files being created (spare ones too) are the parent's: close our
+     * references to them and their creation locks. */
+    while (bp->creating.len)
+      close(bp->creating.ptr[--bp->creating.len]);
+    bp->nspare = 0;
     bp->spare_on = bp->spare_joinable = false;
     bp->spare_stop = true;
     pthread_cond_init(&bp->spare_cv, NULL);
     pthread_mutex_unlock(&bp->spare_mu);
+    pthread_rwlock_unlock(&bp->create_rw);
     pthread_mutex_unlock(&bp->lease_mu);
   }
   pthread_mutex_unlock(&lease_registry_mu);

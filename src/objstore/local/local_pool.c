@@ -140,6 +140,13 @@ int local_pool_open(const char *path, int64_t id, const char *ns,
   pthread_mutex_init(&bp->fd_mu, NULL);
   pthread_mutex_init(&bp->group_mu, NULL);
   pthread_mutex_init(&bp->spare_mu, NULL);
+  pthread_rwlockattr_t rwa;
+  pthread_rwlockattr_init(&rwa);
+  /* Creators come and go all the time: let fork's exclusive take go first. */
+  pthread_rwlockattr_setkind_np(&rwa,
+                                PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+  pthread_rwlock_init(&bp->create_rw, &rwa);
+  pthread_rwlockattr_destroy(&rwa);
   pthread_cond_init(&bp->spare_cv, NULL);
   pthread_cond_init(&bp->group_done, NULL);
   for (int i = 0; i < LOCAL_FD_CACHE; i++)
@@ -219,6 +226,7 @@ void local_pool_close(struct objstore_backend_pool *bp)
     close(bp->lock_fds.ptr[i]);
   free(bp->lock_fds.ptr);
   free(bp->holds.ptr);
+  free(bp->creating.ptr);
   if (bp->data_fd >= 0)
     close(bp->data_fd);
   if (bp->live_hold_fd >= 0)
@@ -234,6 +242,7 @@ void local_pool_close(struct objstore_backend_pool *bp)
   pthread_cond_destroy(&bp->group_done);
   pthread_cond_destroy(&bp->spare_cv);
   pthread_mutex_destroy(&bp->spare_mu);
+  pthread_rwlock_destroy(&bp->create_rw);
   pthread_mutex_destroy(&bp->group_mu);
   pthread_mutex_destroy(&bp->mu);
   free(bp->lock_path);

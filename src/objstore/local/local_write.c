@@ -322,7 +322,7 @@ static void work_drop_file(struct objstore_backend_pool *bp, struct work *w)
 {
   if (w->fd < 0)
     return;
-  close(w->fd);
+  local_file_close_new(bp, w->fd);
   local_file_unlink(bp, w->file);
   w->fd = -1;
   w->data_written = false;
@@ -679,7 +679,7 @@ static int run_full(struct objstore_backend_pool *bp, const char *oid,
   if (r < 0)
     work_drop_file(bp, &w);
   else if (w.fd >= 0)
-    close(w.fd); /* after the commit: this releases the creation lock */
+    local_file_close_new(bp, w.fd); /* after the commit */
   if (w.old_fd >= 0)
     close(w.old_fd);
   if (buried)
@@ -834,7 +834,7 @@ static int create_grouped(struct objstore_backend_pool *bp, const char *oid,
   if (fd < 0)
     return fd;
   r = local_commit_grouped(bp, &c);
-  close(fd); /* after the commit: this releases the creation lock */
+  local_file_close_new(bp, fd); /* after the commit */
   if (r < 0)
     local_file_unlink(bp, e.file);
   if (r < 0 && r != -EAGAIN)
