@@ -8,7 +8,8 @@
  * pool check then never removes the orphan).  So a child must close such
  * descriptors: the backend's fork handlers do it.
  *
- * A thread creates objects while the main thread forks; each child looks for a descriptor of
+ * A thread creates objects, or opens and closes handles that made spare
+ * files (a handle being closed too), while the main thread forks; each child looks for a descriptor of
  * a data file that holds a lock (/proc/self/fdinfo) and exits with their
  * count. */
 #include <errno.h>
@@ -83,6 +84,32 @@ static void *create_objects(void *arg)
   return NULL;
 }
 
+/* Handles that made spare files, closed. */
+static void *open_close(void *arg)
+{
+  struct worker *w = arg;
+  for (int i = 0; !w->stop; i++) {
+    struct objstore_pool *p;
+    char oid[32];
+    snprintf(oid, sizeof oid, "h.%d", i);
+    if (objstore_pool_open(w->f->cluster, w->f->pool_id, "", &p) < 0) {
+      snprintf(w->what, sizeof w->what, "open: %s", lbd_last_error());
+      break;
+    }
+    int r = objstore_write_full(p, oid, NULL, "x", 1);
+    usleep(1000); /* the spare thread fills up */
+    if (r == 0)
+      r = objstore_remove(p, oid, NULL);
+    if (r < 0)
+      snprintf(w->what, sizeof w->what, "%s: %s", oid, lbd_last_error());
+    objstore_pool_close(p);
+    if (r < 0)
+      break;
+    w->rounds++;
+  }
+  return NULL;
+}
+
 static void fork_meanwhile(struct fixture *f, void *(*fn)(void *))
 {
   struct objstore_pool_info info;
@@ -126,9 +153,16 @@ static void fork_while_creating(void **state)
   fork_meanwhile(*state, create_objects);
 }
 
+static void fork_while_closing(void **state)
+{
+  fork_meanwhile(*state, open_close);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(fork_while_closing, fixture_setup,
+                                      fixture_teardown),
       cmocka_unit_test_setup_teardown(fork_while_creating, fixture_setup,
                                       fixture_teardown),
   };

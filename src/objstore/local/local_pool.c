@@ -213,10 +213,12 @@ void local_pool_close(struct objstore_backend_pool *bp)
 {
   if (!bp)
     return;
-  if (bp->lease_seq)
-    local_leases_stop(bp);
+  /* Spare files first: a fork's handlers see this handle (and close its
+   * files in the child) until local_leases_stop takes it off their list. */
   if (bp->data_fd >= 0)
     local_spares_stop(bp);
+  if (bp->lease_seq)
+    local_leases_stop(bp);
   if (bp->kv) {
     local_holds_release_all(bp);
     if (bp->dead_pending && local_file_reap(bp) < 0)
