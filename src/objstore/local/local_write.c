@@ -722,6 +722,8 @@ static void group_commit(struct objstore_backend_pool *bp,
 {
   MDB_txn *txn = NULL;
   lbd_error_clear();
+  for (struct local_commit *c = group; c; c = c->next)
+    c->result = 0; /* not run yet: fails with the transaction */
   int r = kvenv_begin(bp->kv, true, &txn);
   bool shared = group->next != NULL, any = false;
   char why[sizeof group->err] = "";
@@ -746,7 +748,8 @@ static void group_commit(struct objstore_backend_pool *bp,
   }
   lbd_error_clear();
   for (struct local_commit *c = group; c; c = c->next) {
-    if (r < 0 && c->result >= 0) {
+    /* A change that left TXN unchanged (1) needs no commit: it stands. */
+    if (r < 0 && c->result == 0) {
       c->result = r;
       snprintf(c->err, sizeof c->err, "%s", why);
     }
