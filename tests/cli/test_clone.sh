@@ -14,7 +14,7 @@ lbd snap protect base@gold
 lbd pool create other
 lbd namespace create other/tenant
 lbd clone base@gold vm1
-lbd clone --object-size 64K base@gold other/tenant/vm2
+lbd clone --object-size 16K base@gold other/tenant/vm2
 expect_fail -e 17 clone base@gold vm1
 expect_eq "children" $'other/tenant/vm2\nrbd/vm1' "$(lbd children base@gold)"
 expect_eq "children json" "vm2 tenant other" \
@@ -42,7 +42,11 @@ kill -9 $pid 2>/dev/null || true
 wait $pid 2>/dev/null || true
 lbd export --no-progress other/tenant/vm2 - | cmp - "$TMP/base.raw" ||
   fail "a killed flatten changed the clone's bytes"
-lbd flatten --no-progress other/tenant/vm2
+# (a fast machine may have finished it before the kill: then it has no
+# parent left, and a second flatten is refused, as below)
+if [[ $(lbd info other/tenant/vm2) == *parent:* ]]; then
+  lbd flatten --no-progress other/tenant/vm2
+fi
 [[ $(lbd info other/tenant/vm2) != *parent:* ]] || fail "flatten left the parent link"
 expect_eq "children after flatten" "rbd/vm1" "$(lbd children base@gold)"
 lbd export --no-progress other/tenant/vm2 - | cmp - "$TMP/base.raw" ||
