@@ -451,8 +451,6 @@ int local_file_reap(struct objstore_backend_pool *bp)
       return kvenv_error(rc, "syncing pool metadata");
     if (n == 0)
       return 0;
-    if (0)
-      return kvenv_error(rc, "syncing pool metadata");
     for (size_t i = 0; i < n; i++)
       local_file_unlink(bp, ids[i]);
     if ((r = kvenv_begin(bp->kv, true, &txn)) < 0)
