@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdbool.h>
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,7 +40,11 @@ struct child_report {
   char msg[256];
   char client[64];        /* objstore_cluster_client() of the child */
   uint64_t watch_handle;
+  pid_t grandchild;       /* a child of its own, or 0 */
 };
+
+static pid_t grandchild_pid;
+static bool with_grandchild; /* the holder forks a child that lives on */
 
 static void reap_child(void)
 {
@@ -47,6 +52,10 @@ static void reap_child(void)
     kill(child_pid, SIGKILL);
     waitpid(child_pid, NULL, 0);
     child_pid = 0;
+  }
+  if (grandchild_pid > 0) { /* not ours to reap: init's */
+    kill(grandchild_pid, SIGKILL);
+    grandchild_pid = 0;
   }
 }
 
@@ -95,6 +104,32 @@ static void child_main(const char *dir, int64_t pool_id, int fd,
     snprintf(rep.what, sizeof rep.what, "objstore_watch");
     ret = objstore_watch(pool, OID, WATCH_DESC, true, &rep.watch_handle);
   }
+  /* A child of the holder, forked without exec, must not keep the
+   * holder's lock and watch alive once the holder is gone. */
+  if (ret == 0 && with_grandchild) {
+    int gp[2];
+    if (pipe(gp) < 0)
+      _exit(4);
+    pid_t g = fork();
+    if (g == 0) { /* (fork's handlers have run when it returns here) */
+      alarm(60);
+      close(gp[0]);
+      write_all(gp[1], "r", 1);
+      close(gp[1]);
+      for (;;)
+        pause();
+    }
+    close(gp[1]);
+    char c;
+    if (g > 0 && read(gp[0], &c, 1) != 1)
+      _exit(5);
+    close(gp[0]);
+    rep.grandchild = g > 0 ? g : 0;
+    if (g < 0) {
+      snprintf(rep.what, sizeof rep.what, "fork");
+      ret = -errno;
+    }
+  }
   rep.ok = ret == 0;
   rep.ret = ret;
   if (ret < 0)
@@ -137,6 +172,7 @@ static struct child_report start_child(struct fixture *f,
     got += (size_t)n;
   }
   close(fds[0]);
+  grandchild_pid = rep.grandchild;
   if (!rep.ok)
     fail_msg("child: %s = %d: %s", rep.what, rep.ret, rep.msg);
   return rep;
@@ -377,6 +413,28 @@ static void test_lock_first_call_after_kill(void **state)
   assert_ok(objstore_unlock(f->pool, OID, LOCK_NAME, "parent cookie"));
 }
 
+/* The holder forked a child (no exec) before it died: that child, alive,
+ * shares the holder's open files, and so its liveness locks (OFD locks);
+ * they must still die with the holder. */
+static void test_lock_dies_with_holder_despite_its_child(void **state)
+{
+  struct fixture *f = *state;
+  const char *backend = getenv("LBD_TEST_BACKEND");
+  if (backend && strcmp(backend, "rados") == 0)
+    skip(); /* a RADOS holder's liveness is its connection, not a file */
+  make_object(f);
+  with_grandchild = true;
+  struct child_report rep = start_child(f, OBJSTORE_LOCK_EXCLUSIVE);
+  with_grandchild = false;
+  assert_true(rep.grandchild > 0);
+  kill_and_reap(child_pid);
+  assert_ok(objstore_lock(f->pool, OID, LOCK_NAME, OBJSTORE_LOCK_EXCLUSIVE,
+                          "parent cookie", "", "parent"));
+  assert_no_watchers(f);
+  assert_ok(objstore_unlock(f->pool, OID, LOCK_NAME, "parent cookie"));
+  reap_child(); /* the grandchild */
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -384,6 +442,9 @@ int main(void)
                                       fixture_setup, teardown),
       cmocka_unit_test_setup_teardown(test_shared_lock_dies_with_holder,
                                       fixture_setup, teardown),
+      cmocka_unit_test_setup_teardown(
+          test_lock_dies_with_holder_despite_its_child, fixture_setup,
+          teardown),
       cmocka_unit_test_setup_teardown(test_lock_first_call_after_kill,
                                       fixture_setup, teardown),
   };

@@ -230,6 +230,11 @@ void local_be64(uint64_t v, unsigned char out[8]);
 uint64_t local_get_be64(const unsigned char in[8]);
 int64_t local_now_ns(void);
 
+/* local_pool.c: (re)make BP->create_rw (a child of fork makes it anew:
+ * glibc ties a write lock to its holder's thread id, which the child's
+ * thread does not have, so unlocking it there leaves it held). */
+void local_create_rw_init(struct objstore_backend_pool *bp);
+
 /* local_files.c */
 #define LOCAL_FILE_PATH 32
 void local_file_path(uint64_t id, char out[LOCAL_FILE_PATH]);

@@ -460,6 +460,13 @@ static void lease_child(void)
       l->fd = -1;
     }
     bp->nleases = 0;
+    /* The liveness locks are the parent's (OFD locks, shared by our copy
+     * of the descriptor): holding it open would keep a dead parent's
+     * watches and locks alive as long as we live, and an unwatch here
+     * would drop the parent's. */
+    if (bp->live_hold_fd >= 0)
+      close(bp->live_hold_fd);
+    bp->live_hold_fd = -1;
     bp->reaper_on = false; /* the parent's thread */
     bp->reaper_stop = true; /* no leases in the child */
     pthread_cond_init(&bp->lease_cv, NULL);
@@ -472,7 +479,7 @@ static void lease_child(void)
     bp->spare_stop = true;
     pthread_cond_init(&bp->spare_cv, NULL);
     pthread_mutex_unlock(&bp->spare_mu);
-    pthread_rwlock_unlock(&bp->create_rw);
+    local_create_rw_init(bp); /* (not unlock: see local.h) */
     pthread_mutex_unlock(&bp->lease_mu);
   }
   pthread_mutex_unlock(&lease_registry_mu);

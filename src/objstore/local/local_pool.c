@@ -128,6 +128,17 @@ int local_pool_destroy(const char *path)
   return 0;
 }
 
+void local_create_rw_init(struct objstore_backend_pool *bp)
+{
+  pthread_rwlockattr_t rwa;
+  pthread_rwlockattr_init(&rwa);
+  /* Creators come and go all the time: let fork's exclusive take go first. */
+  pthread_rwlockattr_setkind_np(&rwa,
+                                PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+  pthread_rwlock_init(&bp->create_rw, &rwa);
+  pthread_rwlockattr_destroy(&rwa);
+}
+
 int local_pool_open(const char *path, int64_t id, const char *ns,
                     const char *client, struct objstore_backend_pool **out)
 {
@@ -140,13 +151,7 @@ int local_pool_open(const char *path, int64_t id, const char *ns,
   pthread_mutex_init(&bp->fd_mu, NULL);
   pthread_mutex_init(&bp->group_mu, NULL);
   pthread_mutex_init(&bp->spare_mu, NULL);
-  pthread_rwlockattr_t rwa;
-  pthread_rwlockattr_init(&rwa);
-  /* Creators come and go all the time: let fork's exclusive take go first. */
-  pthread_rwlockattr_setkind_np(&rwa,
-                                PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-  pthread_rwlock_init(&bp->create_rw, &rwa);
-  pthread_rwlockattr_destroy(&rwa);
+  local_create_rw_init(bp);
   pthread_cond_init(&bp->spare_cv, NULL);
   pthread_cond_init(&bp->group_done, NULL);
   for (int i = 0; i < LOCAL_FD_CACHE; i++)
