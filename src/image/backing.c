@@ -96,9 +96,15 @@ static void parent_close(struct image_backing *b)
   free(p);
 }
 
+static void parent_prefetch(struct image_backing *b, uint64_t off,
+                            uint64_t len)
+{
+  image_prefetch(((struct parent_backing *)b)->parent, off, len);
+}
+
 static const struct image_backing_ops parent_ops = {
     .read = parent_read, .extents = parent_extents, .close = parent_close,
-    .may_have_data = parent_may_have_data};
+    .may_have_data = parent_may_have_data, .prefetch = parent_prefetch};
 
 /* A migration target's source: the source image read at the source
  * snapshot that each target snapshot was made from (its head for the
@@ -288,9 +294,17 @@ static void source_close(struct image_backing *base)
   free(b);
 }
 
+static void source_prefetch(struct image_backing *base, uint64_t off,
+                            uint64_t len)
+{
+  struct source_backing *b = (struct source_backing *)base;
+  if (!b->gone && !b->parent_only)
+    image_prefetch(b->head, off, len);
+}
+
 static const struct image_backing_ops source_ops = {
     .read = source_read, .extents = source_extents, .close = source_close,
-    .may_have_data = source_may_have_data};
+    .may_have_data = source_may_have_data, .prefetch = source_prefetch};
 
 /* Which source snapshot each target snapshot reads. */
 static int source_snap_map(struct lbd_image *img, struct source_backing *b)
@@ -460,6 +474,24 @@ int image_backing_extents(struct lbd_image *img, uint64_t overlap,
   if (len > overlap - off)
     len = overlap - off;
   return img->backing->ops->extents(img->backing, img->snap_id, off, len, out);
+}
+
+void image_backing_prefetch(struct lbd_image *img, uint64_t objectno,
+                            uint64_t overlap)
+{
+  const struct striping *l = &img->hdr.layout;
+  if (!img->backing || !img->backing->ops->prefetch ||
+      objectno >= striping_object_count(l, overlap))
+    return;
+  if (l->stripe_count == 1) { /* the object is one run of the image */
+    uint64_t off = striping_image_offset(l, objectno, 0);
+    img->backing->ops->prefetch(img->backing, off, l->object_size);
+    return;
+  }
+  for (uint64_t o = 0; o < l->object_size; o += l->stripe_unit)
+    img->backing->ops->prefetch(img->backing,
+                                striping_image_offset(l, objectno, o),
+                                l->stripe_unit);
 }
 
 bool image_backing_covers(const struct lbd_image *img, uint64_t objectno,

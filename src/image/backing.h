@@ -34,6 +34,8 @@ struct image_backing_ops {
    * count, not what it reads from a parent of its own. */
   int (*may_have_data)(struct image_backing *b, uint64_t snap, uint64_t off,
                        uint64_t len, bool own);
+  /* Optional hint: [OFF, OFF+LEN) of the head will be read soon. */
+  void (*prefetch)(struct image_backing *b, uint64_t off, uint64_t len);
 };
 
 struct image_backing {
@@ -80,6 +82,11 @@ int image_backing_read(struct lbd_image *img, uint64_t snap, uint64_t overlap,
  * own snapshot) reads data of its backing. */
 int image_backing_extents(struct lbd_image *img, uint64_t overlap,
                           uint64_t off, uint64_t len, struct extent_set *out);
+
+/* A hint: a copy-up of object OBJECTNO will soon read what the backing
+ * holds of it below OVERLAP (the head's view); its store may start. */
+void image_backing_prefetch(struct lbd_image *img, uint64_t objectno,
+                            uint64_t overlap);
 
 /* The first image byte of object OBJECTNO is under OVERLAP: the object has
  * data of the backing. */

@@ -303,9 +303,12 @@ int lbd_get_parent(lbd_image_t *img, struct lbd_parent_info *info)
 
 /* ---- flatten ---------------------------------------------------------- */
 
+#define PREFETCH_WINDOW(threads) (2 * (uint64_t)(threads))
+
 struct flatten {
   struct lbd_image *img;
-  unsigned flags;
+  unsigned flags, threads;
+  uint64_t overlap;
   pthread_mutex_t mu;
   uint64_t next, done, count;
   int error;
@@ -324,6 +327,10 @@ static void *flatten_worker(void *arg)
     pthread_mutex_unlock(&f->mu);
     if (stop)
       return NULL;
+    /* The backing's store reads ahead of the copy-ups, a window of twice
+     * the objects in flight (the first window: image_copyup_all). */
+    image_backing_prefetch(f->img, objectno + PREFETCH_WINDOW(f->threads),
+                           f->overlap);
     int r = image_copyup_object(f->img, objectno, f->flags);
     pthread_mutex_lock(&f->mu);
     f->done++;
@@ -350,6 +357,10 @@ int image_copyup_all(struct lbd_image *img, uint64_t overlap,
     threads = 1;
   if (threads > 64)
     threads = 64;
+  f.threads = threads;
+  f.overlap = overlap;
+  for (uint64_t o = 0; o < f.count && o < PREFETCH_WINDOW(threads); o++)
+    image_backing_prefetch(img, o, overlap);
   pthread_t tids[64];
   size_t started = 0;
   for (; started < threads && started < f.count; started++)

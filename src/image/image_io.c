@@ -74,6 +74,26 @@ static int image_check_range(struct lbd_image *img, uint64_t off, uint64_t len,
   return 0;
 }
 
+static int prefetch_piece(const struct object_extent *e, void *arg)
+{
+  struct lbd_image *img = arg;
+  char oid[96];
+  image_data_oid(img, e->objectno, oid, sizeof oid);
+  objstore_prefetch(img->data, oid, e->off, e->len);
+  return 0;
+}
+
+void image_prefetch(struct lbd_image *img, uint64_t off, uint64_t len)
+{
+  pthread_mutex_lock(&img->mu);
+  uint64_t size = img->hdr.size;
+  pthread_mutex_unlock(&img->mu);
+  if (img->snap_id != OBJSTORE_SNAP_HEAD || off >= size)
+    return;
+  striping_map(&img->hdr.layout, off, size - off < len ? size - off : len,
+               prefetch_piece, img);
+}
+
 /* A sequential reader will read the object after the one this read ends
  * in: have the store start reading it before this read waits for its own
  * (the kernel's readahead stops at the end of each object's file). */
