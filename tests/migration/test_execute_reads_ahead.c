@@ -81,6 +81,7 @@ static void execute_hints_every_source_object(void **state)
   expect_image_bytes(p2, "vm", NULL, want, sizeof want);
   assert_int_equal(lbd_migration_commit(p2, "vm", NULL, NULL), 0);
   expect_image_bytes(p2, "vm", NULL, want, sizeof want);
+  lbd_ioctx_destroy(p2);
 }
 
 int main(void)
