@@ -219,6 +219,32 @@ static void migration_steps(struct objstore_write_op *op,
   set_text(op, "migration_import", m->import_only ? "1" : "0");
 }
 
+/* Add to OP the removal of every migration_snap_<id> key of header OID
+ * (which snapshot of the source each was made from: of no use once the
+ * migration is over).  The caller's version guard covers the listing. */
+static int rm_migration_snap_keys(struct objstore_pool *pool, const char *oid,
+                                  struct objstore_write_op *op)
+{
+  char after[OBJSTORE_MAX_OMAP_KEY + 1] = MIGRATION_SNAP_PREFIX;
+  size_t plen = strlen(MIGRATION_SNAP_PREFIX);
+  bool more = true;
+  while (more) {
+    struct objstore_kv *kvs;
+    size_t n;
+    int r = objstore_omap_get(pool, oid, after, 64, &kvs, &n, &more);
+    if (r < 0)
+      return r;
+    size_t i = 0;
+    for (; i < n && strncmp(kvs[i].key, MIGRATION_SNAP_PREFIX, plen) == 0; i++)
+      objstore_write_op_omap_rm(op, kvs[i].key);
+    more = more && i == n; /* (past the prefix: done) */
+    if (n)
+      snprintf(after, sizeof after, "%s", kvs[n - 1].key);
+    objstore_kv_free(kvs, n);
+  }
+  return 0;
+}
+
 int image_header_set_migration(struct objstore_pool *pool, const char *id,
                                const struct image_header *hdr)
 {
@@ -230,7 +256,11 @@ int image_header_set_migration(struct objstore_pool *pool, const char *id,
   objstore_write_op_assert_exists(op);
   objstore_write_op_cmp_version(op, OBJSTORE_CMP_EQ, hdr->version);
   migration_steps(op, &hdr->migration);
-  int r = objstore_write_op_operate(pool, oid, op, NULL, OBJSTORE_OP_FUA);
+  int r = hdr->migration.role == IMAGE_MIGRATION_NONE
+              ? rm_migration_snap_keys(pool, oid, op)
+              : 0;
+  if (r == 0)
+    r = objstore_write_op_operate(pool, oid, op, NULL, OBJSTORE_OP_FUA);
   objstore_write_op_free(op);
   return r;
 }

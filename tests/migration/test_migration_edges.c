@@ -10,7 +10,8 @@
  *  - the first writer after commit does not trust an object map that
  *    execute (without the exclusive lock) never updated;
  *  - execute copies a target object that spans many small source objects
- *    with data apart (the copy-up's question to the source lists it). */
+ *    with data apart (the copy-up's question to the source lists it);
+ *  - a committed target's header keeps no migration keys. */
 #include <errno.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -395,6 +396,51 @@ static void test_object_map_after_commit_without_clients(void **state)
   model_free(&m);
 }
 
+/* Number of the keys of IMG's header that start with PREFIX. */
+static size_t header_keys(lbd_image_t *img, const char *prefix)
+{
+  char after[OBJSTORE_MAX_OMAP_KEY + 1] = "";
+  size_t found = 0;
+  bool more = true;
+  while (more) {
+    struct objstore_kv *kvs;
+    size_t n;
+    assert_ok(objstore_omap_get(img->io->pool, img->header_oid, after, 64,
+                                &kvs, &n, &more));
+    for (size_t i = 0; i < n; i++)
+      found += strncmp(kvs[i].key, prefix, strlen(prefix)) == 0;
+    if (n)
+      snprintf(after, sizeof after, "%s", kvs[n - 1].key);
+    objstore_kv_free(kvs, n);
+  }
+  return found;
+}
+
+/* A committed target keeps no trace of its migration in its header: not
+ * the state, nor which source snapshot each of its snapshots came from. */
+static void test_commit_leaves_no_migration_keys(void **state)
+{
+  struct image_env *e = *state;
+  struct model m;
+  make_source(e->io, &m);
+  lbd_ioctx_t *p2 = image_env_pool(e, "p2");
+  struct lbd_image_options o = {.object_size = MiB};
+  assert_ok(lbd_migration_prepare(e->io, "vm", p2, "vm", &o, false));
+  lbd_image_t *img;
+  assert_ok(lbd_open(p2, "vm", NULL, LBD_OPEN_READ_ONLY, &img));
+  assert_int_equal(header_keys(img, MIGRATION_SNAP_PREFIX), NSNAPS);
+  assert_ok(lbd_close(img));
+  assert_ok(lbd_migration_execute(p2, "vm", 2, NULL, NULL));
+  assert_ok(lbd_migration_commit(p2, "vm", NULL, NULL));
+  assert_ok(lbd_open(p2, "vm", NULL, LBD_OPEN_READ_ONLY, &img));
+  assert_int_equal(header_keys(img, "migration_"), 0);
+  assert_ok(lbd_close(img));
+  expect_image_bytes(p2, "vm", NULL, m.head, m.size);
+  expect_snaps(p2, "vm", &m);
+  lbd_ioctx_destroy(p2);
+  model_free(&m);
+}
+
 /* A target object spans more than 64 objects of the source: whether the
  * source has data there is answered by a listing of the source's objects,
  * and data in objects apart (0, 2 and 4) must count. */
@@ -493,6 +539,8 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_client_writes_during_execute,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(test_object_map_after_commit_without_clients,
+                                      setup, teardown),
+      cmocka_unit_test_setup_teardown(test_commit_leaves_no_migration_keys,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(test_diff_from_snapshot_past_head_overlap,
                                       setup, teardown),
