@@ -111,6 +111,19 @@ static void make_source(lbd_ioctx_t *io, struct model *m)
   assert_ok(lbd_close(img));
 }
 
+/* make_source, then its migration to pool p2 as DST, with objects of
+ * OBJECT_SIZE bytes (0: the source's).  The caller destroys the pool's
+ * handle. */
+static lbd_ioctx_t *prepare_source(struct image_env *e, struct model *m,
+                                   uint64_t object_size, const char *dst)
+{
+  make_source(e->io, m);
+  lbd_ioctx_t *p2 = image_env_pool(e, "p2");
+  struct lbd_image_options o = {.object_size = object_size};
+  assert_ok(lbd_migration_prepare(e->io, "vm", p2, dst, &o, false));
+  return p2;
+}
+
 static void expect_snaps(lbd_ioctx_t *io, const char *name,
                          const struct model *m)
 {
@@ -127,10 +140,7 @@ static void test_rollback_target_before_execute(void **state)
 {
   struct image_env *e = *state;
   struct model m;
-  make_source(e->io, &m);
-  lbd_ioctx_t *p2 = image_env_pool(e, "p2");
-  struct lbd_image_options o = {.object_size = MiB};
-  assert_ok(lbd_migration_prepare(e->io, "vm", p2, "vm", &o, false));
+  lbd_ioctx_t *p2 = prepare_source(e, &m, MiB, "vm");
   lbd_image_t *img;
   assert_ok(lbd_open(p2, "vm", NULL, 0, &img));
   write_model(img, &m, 5 * MiB + 77, 3000); /* one object copied up */
@@ -153,10 +163,7 @@ static void test_abort_after_shrink(void **state)
 {
   struct image_env *e = *state;
   struct model m;
-  make_source(e->io, &m);
-  lbd_ioctx_t *p2 = image_env_pool(e, "p2");
-  struct lbd_image_options o = {0};
-  assert_ok(lbd_migration_prepare(e->io, "vm", p2, "vm", &o, false));
+  lbd_ioctx_t *p2 = prepare_source(e, &m, 0, "vm");
   lbd_image_t *img;
   assert_ok(lbd_open(p2, "vm", NULL, 0, &img));
   assert_ok(lbd_resize(img, MiB + 4 * KiB));
@@ -260,10 +267,7 @@ static void test_abort_by_source_drops_target_name(void **state)
 {
   struct image_env *e = *state;
   struct model m;
-  make_source(e->io, &m);
-  lbd_ioctx_t *p2 = image_env_pool(e, "p2");
-  struct lbd_image_options o = {0};
-  assert_ok(lbd_migration_prepare(e->io, "vm", p2, "moved", &o, false));
+  lbd_ioctx_t *p2 = prepare_source(e, &m, 0, "moved");
   struct lbd_migration_status st;
   assert_ok(lbd_migration_status(e->io, "vm", &st));
   struct image_header h;
@@ -282,6 +286,7 @@ static void test_abort_by_source_drops_target_name(void **state)
       fail_msg("the aborted target's name is left in p2");
   lbd_names_free(names, n);
   /* and the name can be used again */
+  struct lbd_image_options o = {0};
   assert_ok(lbd_migration_prepare(e->io, "vm", p2, "moved", &o, false));
   assert_ok(lbd_migration_abort(p2, "moved", NULL, NULL));
   lbd_ioctx_destroy(p2);
@@ -301,10 +306,7 @@ static void test_client_writes_during_execute(void **state)
 {
   struct image_env *e = *state;
   struct model m;
-  make_source(e->io, &m);
-  lbd_ioctx_t *p2 = image_env_pool(e, "p2");
-  struct lbd_image_options o = {.object_size = 512 * KiB};
-  assert_ok(lbd_migration_prepare(e->io, "vm", p2, "vm", &o, false));
+  lbd_ioctx_t *p2 = prepare_source(e, &m, 512 * KiB, "vm");
   lbd_ioctx_destroy(p2);
   lbd_ioctx_destroy(e->io);
   lbd_cluster_close(e->c);
@@ -370,10 +372,7 @@ static void test_object_map_after_commit_without_clients(void **state)
 {
   struct image_env *e = *state;
   struct model m;
-  make_source(e->io, &m);
-  lbd_ioctx_t *p2 = image_env_pool(e, "p2");
-  struct lbd_image_options o = {.object_size = MiB};
-  assert_ok(lbd_migration_prepare(e->io, "vm", p2, "vm", &o, false));
+  lbd_ioctx_t *p2 = prepare_source(e, &m, MiB, "vm");
   assert_ok(lbd_migration_execute(p2, "vm", 2, NULL, NULL));
   assert_ok(lbd_migration_commit(p2, "vm", NULL, NULL));
   lbd_image_t *img;
@@ -422,10 +421,7 @@ static void test_commit_leaves_no_migration_keys(void **state)
 {
   struct image_env *e = *state;
   struct model m;
-  make_source(e->io, &m);
-  lbd_ioctx_t *p2 = image_env_pool(e, "p2");
-  struct lbd_image_options o = {.object_size = MiB};
-  assert_ok(lbd_migration_prepare(e->io, "vm", p2, "vm", &o, false));
+  lbd_ioctx_t *p2 = prepare_source(e, &m, MiB, "vm");
   lbd_image_t *img;
   assert_ok(lbd_open(p2, "vm", NULL, LBD_OPEN_READ_ONLY, &img));
   assert_int_equal(header_keys(img, MIGRATION_SNAP_PREFIX), NSNAPS);
