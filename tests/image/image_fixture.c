@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -144,4 +146,30 @@ void expect_lbd_error(long long r, int want, const char *what,
     fail_msg("%s = %lld with an empty lbd_last_error()", what, r);
   if (mention && !strstr(msg, mention))
     fail_msg("%s: message \"%s\" does not mention \"%s\"", what, msg, mention);
+}
+
+int image_env_int(const char *name, int def)
+{
+  const char *v = getenv(name);
+  return v ? atoi(v) : def;
+}
+
+void image_env_kill_child(struct image_env *e,
+                          void (*child)(const char *dir, bool arg), bool arg,
+                          int max_ms)
+{
+  lbd_ioctx_destroy(e->io); /* the child opens the cluster itself */
+  lbd_cluster_close(e->c);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    child(e->dir, arg);
+    _exit(3);
+  }
+  usleep((useconds_t)(rand() % ((max_ms > 0 ? max_ms : 1) * 1000)));
+  kill(pid, SIGKILL);
+  int status;
+  waitpid(pid, &status, 0);
+  assert_int_equal(lbd_cluster_open(e->dir, false, &e->c), 0);
+  assert_int_equal(lbd_ioctx_create(e->c, "rbd", NULL, &e->io), 0);
 }

@@ -3,6 +3,7 @@
 #ifndef LBD_TESTS_IMAGE_FIXTURE_H
 #define LBD_TESTS_IMAGE_FIXTURE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "lbd/lbd.h"
@@ -46,4 +47,12 @@ void expect_image_bytes(lbd_ioctx_t *io, const char *name, const char *snap,
 void expect_lbd_error(long long r, int want, const char *what,
                       const char *mention);
 
+/* getenv(NAME) as a number, DEF if unset. */
+int image_env_int(const char *name, int def);
+/* A kill -9 trial: close E's cluster, run CHILD(E->dir, ARG) in a forked
+ * process (it opens the cluster itself and _exits), kill it at a random
+ * moment within MAX_MS ms, reap it, and open E->c and E->io again. */
+void image_env_kill_child(struct image_env *e,
+                          void (*child)(const char *dir, bool arg), bool arg,
+                          int max_ms);
 #endif

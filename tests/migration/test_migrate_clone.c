@@ -7,14 +7,12 @@
  * back; kill -9 anywhere in the commit, then commit again, ends the same. */
 #include <errno.h>
 #include <setjmp.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -371,12 +369,10 @@ static void commit_child(const char *dir, bool by_source)
 static void test_clone_commit_killed(void **state)
 {
   struct image_env *e = *state;
-  int trials = getenv("LBD_KILL_TRIALS") ? atoi(getenv("LBD_KILL_TRIALS"))
-                                         : 12;
+  int trials = image_env_int("LBD_KILL_TRIALS", 12);
   if (trials > 30)
     trials = 30;
-  int max_ms = getenv("LBD_KILL_MAX_MS") ? atoi(getenv("LBD_KILL_MAX_MS"))
-                                         : 40;
+  int max_ms = image_env_int("LBD_KILL_MAX_MS", 40);
   srand((unsigned)time(NULL));
   for (int t = 0; t < trials; t++) {
     static struct model m;
@@ -384,17 +380,7 @@ static void test_clone_commit_killed(void **state)
     lbd_ioctx_t *p2 = prepare_and_write(e, &m, false);
     assert_ok(lbd_migration_execute(p2, "kid", 0, NULL, NULL));
     lbd_ioctx_destroy(p2);
-    lbd_ioctx_destroy(e->io); /* the child opens the cluster itself */
-    lbd_cluster_close(e->c);
-    pid_t pid = fork();
-    if (pid == 0)
-      commit_child(e->dir, t % 2);
-    usleep((useconds_t)(rand() % (max_ms * 1000 + 1)));
-    kill(pid, SIGKILL);
-    int status;
-    waitpid(pid, &status, 0);
-    assert_ok(lbd_cluster_open(e->dir, false, &e->c));
-    assert_ok(lbd_ioctx_create(e->c, "rbd", NULL, &e->io));
+    image_env_kill_child(e, commit_child, t % 2, max_ms);
     p2 = image_env_pool(e, "p2");
     int r = lbd_migration_commit(t % 2 ? e->io : p2, "kid", NULL, NULL);
     if (r < 0 && t % 2) /* it had ended: the source's name is gone */

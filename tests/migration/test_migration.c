@@ -7,14 +7,12 @@
 #include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -430,14 +428,10 @@ static void recover(struct image_env *e, lbd_ioctx_t *p2, bool abort_it)
 static void test_kill9_anywhere(void **state)
 {
   struct image_env *e = *state;
-  int trials = getenv("LBD_KILL_TRIALS") ? atoi(getenv("LBD_KILL_TRIALS"))
-                                         : 24;
+  int trials = image_env_int("LBD_KILL_TRIALS", 24);
   /* The kill comes within 60 ms (LBD_KILL_MAX_MS): all of prepare to
    * commit takes about that long locally, longer on RADOS. */
-  int max_ms = getenv("LBD_KILL_MAX_MS") ? atoi(getenv("LBD_KILL_MAX_MS"))
-                                         : 60;
-  if (max_ms < 1)
-    max_ms = 1;
+  int max_ms = image_env_int("LBD_KILL_MAX_MS", 60);
   srand((unsigned)time(NULL));
   for (int t = 0; t < trials; t++) {
     struct model m;
@@ -445,17 +439,7 @@ static void test_kill9_anywhere(void **state)
     make_source(e->io, &m);
     lbd_ioctx_t *p2 = image_env_pool(e, "p2");
     lbd_ioctx_destroy(p2);
-    lbd_ioctx_destroy(e->io); /* the child opens the cluster itself */
-    lbd_cluster_close(e->c);
-    pid_t pid = fork();
-    if (pid == 0)
-      child_run(e->dir, abort_it);
-    usleep((useconds_t)(rand() % (max_ms * 1000)));
-    kill(pid, SIGKILL);
-    int status;
-    waitpid(pid, &status, 0);
-    assert_ok(lbd_cluster_open(e->dir, false, &e->c));
-    assert_ok(lbd_ioctx_create(e->c, "rbd", NULL, &e->io));
+    image_env_kill_child(e, child_run, abort_it, max_ms);
     p2 = image_env_pool(e, "p2");
     recover(e, p2, abort_it);
     lbd_image_t *img;
