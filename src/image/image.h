@@ -73,6 +73,10 @@ struct image_migration {
   char state_desc[128];
   bool flatten;
   bool import_only;  /* target of an import: the source is a source-spec */
+  /* Role "none" written with the peer's pool, namespace, id and name kept:
+   * a commit's marker under the source's name is still to go (read back,
+   * role "none" with a peer_name). */
+  bool keep_peer;
 };
 
 /* Whether HDR reads a backing (a parent, a migration source, or an import

@@ -192,16 +192,17 @@ static void set_text(struct objstore_write_op *op, const char *key,
 }
 
 static const char *const migration_keys[] = {
-    "migration_role", "migration_pool", "migration_ns",
-    "migration_image", "migration_name", "migration_state",
+    "migration_pool", "migration_ns", "migration_image", "migration_name",
+    "migration_role", "migration_state",
     "migration_state_desc", "migration_flatten", "migration_import",
     "migration_source_spec"};
 
 static void migration_steps(struct objstore_write_op *op,
                             const struct image_migration *m)
 {
-  if (m->role == IMAGE_MIGRATION_NONE) {
-    for (size_t i = 0; i < sizeof migration_keys / sizeof *migration_keys; i++)
+  if (m->role == IMAGE_MIGRATION_NONE) { /* (the peer's keys come first) */
+    for (size_t i = m->keep_peer ? 4 : 0;
+         i < sizeof migration_keys / sizeof *migration_keys; i++)
       objstore_write_op_omap_rm(op, migration_keys[i]);
     return;
   }

@@ -92,6 +92,25 @@ static int peer_read(lbd_cluster_t *cluster, const struct image_migration *m,
 
 /* Find the migration that NAME (target, or source in or out of the trash)
  * of IO takes part in. */
+/* A target whose commit let go of it before the marker under its
+ * source's name went (the header still names the source): that commit. */
+static int committed_target(lbd_ioctx_t *io, const struct image_migration *m,
+                            const char *id, struct pair *p)
+{
+  lbd_ioctx_t *sio;
+  int r = image_ioctx_by_id(io->cluster, m->peer_pool, m->peer_ns, &sio);
+  if (r == 0) {
+    r = pair_find_committing(sio, m->peer_name, p);
+    lbd_ioctx_destroy(sio);
+  }
+  if (r == 0 && strcmp(p->dst_id, id) != 0) {
+    pair_free(p);
+    r = -ENOENT;
+  }
+  lbd_error_clear();
+  return r;
+}
+
 int pair_find(lbd_ioctx_t *io, const char *name, struct pair *p)
 {
   memset(p, 0, sizeof *p);
@@ -118,6 +137,9 @@ int pair_find(lbd_ioctx_t *io, const char *name, struct pair *p)
   const struct image_migration *m = &hdr.migration;
   if (m->role == IMAGE_MIGRATION_NONE && pair_find_committing(io, name, p) == 0)
     return 0; /* an in-place commit cut before its very last step */
+  if (m->role == IMAGE_MIGRATION_NONE && m->peer_name[0] &&
+      committed_target(io, m, id, p) == 0)
+    return 0; /* a commit cut before its marker went */
   if (m->role == IMAGE_MIGRATION_NONE)
     return lbd_error(EINVAL, "image %s is not being migrated", name);
   lbd_ioctx_t *self;
@@ -169,8 +191,10 @@ static int set_state(lbd_ioctx_t *io, const char *id, const char *state,
 }
 
 /* Drop the migration keys of image ID, or (PARENT) its link to the source
- * (a parent the target keeps stays). */
-static int clear_links(lbd_ioctx_t *io, const char *id, bool parent)
+ * (a parent the target keeps stays).  KEEP_PEER: all but the keys naming
+ * the source, which lead to the commit's marker (pair_find). */
+static int clear_links(lbd_ioctx_t *io, const char *id, bool parent,
+                       bool keep_peer)
 {
   for (int i = 0; i < 100; i++) {
     struct image_header hdr;
@@ -185,8 +209,10 @@ static int clear_links(lbd_ioctx_t *io, const char *id, bool parent)
                   (hdr.parent.pool_id >= 0 || hdr.parent.overlap);
     if (parent && (image_parent_is_source(&hdr) || import))
       r = image_header_drop_parent(io->pool, id, &hdr);
-    else if (hdr.migration.role != IMAGE_MIGRATION_NONE) {
+    else if (hdr.migration.role != IMAGE_MIGRATION_NONE ||
+             (!keep_peer && hdr.migration.peer_name[0])) {
       hdr.migration.role = IMAGE_MIGRATION_NONE;
+      hdr.migration.keep_peer = keep_peer;
       r = image_header_set_migration(io->pool, id, &hdr);
     } else
       return 0;
@@ -806,6 +832,8 @@ int lbd_migration_commit_flags(lbd_ioctx_t *io, const char *image,
   const char *state = migrating ? p.dst.migration.state : "";
   if (p.have_dst && !migrating) { /* cut after its last step */
     r = commit_marker(&p, false);
+    if (r == 0)
+      r = clear_links(p.dst_io, p.dst_id, false, false);
     pair_free(&p);
     return r < 0 ? lbd_error_prefix(r, "committing the migration of %s",
                                     image)
@@ -835,12 +863,15 @@ int lbd_migration_commit_flags(lbd_ioctx_t *io, const char *image,
   }
   if (r == 0 && progress)
     progress(1, 2, arg);
+  bool marked = p.src_io && !p.dst.migration.import_only;
   if (r == 0)
-    r = clear_links(p.dst_io, p.dst_id, true);
+    r = clear_links(p.dst_io, p.dst_id, true, false);
   if (r == 0)
-    r = clear_links(p.dst_io, p.dst_id, false);
-  if (r == 0 && p.src_io && !p.dst.migration.import_only)
+    r = clear_links(p.dst_io, p.dst_id, false, marked);
+  if (r == 0 && marked)
     r = commit_marker(&p, false);
+  if (r == 0 && marked)
+    r = clear_links(p.dst_io, p.dst_id, false, false);
   if (r == 0 && progress)
     progress(2, 2, arg);
   if (locked)
@@ -1007,7 +1038,7 @@ static int restore_source(struct pair *p)
   else if (r == -ENOENT)
     r = 0;
   if (r == 0)
-    r = clear_links(p->src_io, p->src_id, false);
+    r = clear_links(p->src_io, p->src_id, false, false);
   return r;
 }
 

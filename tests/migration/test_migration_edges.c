@@ -11,7 +11,8 @@
  *    execute (without the exclusive lock) never updated;
  *  - execute copies a target object that spans many small source objects
  *    with data apart (the copy-up's question to the source lists it);
- *  - a committed target's header keeps no migration keys. */
+ *  - a committed target's header keeps no migration keys;
+ *  - a commit cut before its marker went is finished by the target's name. */
 #include <errno.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -437,6 +438,52 @@ static void test_commit_leaves_no_migration_keys(void **state)
   model_free(&m);
 }
 
+/* A commit cut after the target let go of its migration, before the
+ * marker under the source's name went: status by the source's name says
+ * "committing", and a commit by the target's name finishes it (the target
+ * names its source until the marker is gone). */
+static void test_commit_cut_before_marker_went(void **state)
+{
+  struct image_env *e = *state;
+  struct model m;
+  lbd_ioctx_t *p2 = prepare_source(e, &m, MiB, "vm");
+  assert_ok(lbd_migration_execute(p2, "vm", 2, NULL, NULL));
+  struct lbd_migration_status st;
+  assert_ok(lbd_migration_status(p2, "vm", &st));
+  assert_ok(lbd_migration_commit(p2, "vm", NULL, NULL));
+  /* Put back what the cut left: the marker and the target's peer keys. */
+  char v[128], pool[24], hoid[64];
+  snprintf(v, sizeof v, "%lld %s ", (long long)p2->pool_id, st.dest_id);
+  assert_ok(objstore_omap_set(e->io->pool, "lbd_migration_commits", "vm", v,
+                              strlen(v)));
+  snprintf(pool, sizeof pool, "%lld", (long long)e->io->pool_id);
+  snprintf(hoid, sizeof hoid, IMAGE_HEADER_PREFIX "%s", st.dest_id);
+  assert_ok(objstore_omap_set(p2->pool, hoid, "migration_pool", pool,
+                              strlen(pool)));
+  assert_ok(objstore_omap_set(p2->pool, hoid, "migration_ns", "", 0));
+  assert_ok(objstore_omap_set(p2->pool, hoid, "migration_image",
+                              st.source_id, strlen(st.source_id)));
+  assert_ok(objstore_omap_set(p2->pool, hoid, "migration_name", "vm", 2));
+  assert_ok(lbd_migration_status(e->io, "vm", &st));
+  assert_string_equal(st.state, "committing");
+  assert_ok(lbd_migration_status(p2, "vm", &st));
+  assert_string_equal(st.state, "committing");
+  assert_ok(lbd_migration_commit(p2, "vm", NULL, NULL));
+  expect_lbd_error(lbd_migration_status(e->io, "vm", &st), ENOENT,
+                   "status by the source's name after the commit", "vm");
+  expect_lbd_error(lbd_migration_status(p2, "vm", &st), EINVAL,
+                   "status by the target's name after the commit",
+                   "not being migrated");
+  lbd_image_t *img;
+  assert_ok(lbd_open(p2, "vm", NULL, LBD_OPEN_READ_ONLY, &img));
+  assert_int_equal(header_keys(img, "migration_"), 0);
+  assert_ok(lbd_close(img));
+  expect_image_bytes(p2, "vm", NULL, m.head, m.size);
+  expect_snaps(p2, "vm", &m);
+  lbd_ioctx_destroy(p2);
+  model_free(&m);
+}
+
 /* A target object spans more than 64 objects of the source: whether the
  * source has data there is answered by a listing of the source's objects,
  * and data in objects apart (0, 2 and 4) must count. */
@@ -537,6 +584,8 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_object_map_after_commit_without_clients,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(test_commit_leaves_no_migration_keys,
+                                      setup, teardown),
+      cmocka_unit_test_setup_teardown(test_commit_cut_before_marker_went,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(test_diff_from_snapshot_past_head_overlap,
                                       setup, teardown),
