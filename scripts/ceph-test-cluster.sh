@@ -188,6 +188,23 @@ CONF
     kill "$osd_pid" 2>/dev/null || true
     wait "$osd_pid" 2>/dev/null || true
   done
+  # A manager going active changes the monitor's command set, and a command
+  # sent meanwhile may get EPERM ("problem getting command descriptions
+  # from mon"): wait for it, then for two answers in a row.
+  i=0
+  until ceph -c "$conf" mgr stat 2>/dev/null | grep -q '"available": *true'; do
+    i=$((i + 1))
+    [ $i -lt 120 ] || fail "the manager did not become available"
+    sleep 0.5
+  done
+  i=0
+  ok=0
+  while [ $ok -lt 2 ]; do
+    if ceph -c "$conf" osd pool ls >/dev/null 2>&1; then ok=$((ok + 1)); else ok=0; fi
+    i=$((i + 1))
+    [ $i -lt 120 ] || fail "the monitor keeps refusing commands"
+    sleep 0.5
+  done
   echo "ceph-test-cluster: up in $(( $(date +%s) - t0 )) s: CEPH_CONF=$conf" >&2
 }
 

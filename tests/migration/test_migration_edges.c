@@ -396,9 +396,12 @@ static void test_object_map_after_commit_without_clients(void **state)
   model_free(&m);
 }
 
-/* Number of the keys of IMG's header that start with PREFIX. */
-static size_t header_keys(lbd_image_t *img, const char *prefix)
+/* Number of the keys of the header of image NAME that start with PREFIX. */
+static size_t header_keys(lbd_ioctx_t *io, const char *name,
+                          const char *prefix)
 {
+  lbd_image_t *img;
+  assert_ok(lbd_open(io, name, NULL, LBD_OPEN_READ_ONLY, &img));
   char after[OBJSTORE_MAX_OMAP_KEY + 1] = "";
   size_t found = 0;
   bool more = true;
@@ -413,7 +416,19 @@ static size_t header_keys(lbd_image_t *img, const char *prefix)
       snprintf(after, sizeof after, "%s", kvs[n - 1].key);
     objstore_kv_free(kvs, n);
   }
+  assert_ok(lbd_close(img));
   return found;
+}
+
+/* Target vm of P2 is committed: no migration key left, the model's bytes
+ * at its head and snapshots.  Frees P2 and M. */
+static void expect_committed(lbd_ioctx_t *p2, struct model *m)
+{
+  assert_int_equal(header_keys(p2, "vm", "migration_"), 0);
+  expect_image_bytes(p2, "vm", NULL, m->head, m->size);
+  expect_snaps(p2, "vm", m);
+  lbd_ioctx_destroy(p2);
+  model_free(m);
 }
 
 /* A committed target keeps no trace of its migration in its header: not
@@ -423,19 +438,10 @@ static void test_commit_leaves_no_migration_keys(void **state)
   struct image_env *e = *state;
   struct model m;
   lbd_ioctx_t *p2 = prepare_source(e, &m, MiB, "vm");
-  lbd_image_t *img;
-  assert_ok(lbd_open(p2, "vm", NULL, LBD_OPEN_READ_ONLY, &img));
-  assert_int_equal(header_keys(img, MIGRATION_SNAP_PREFIX), NSNAPS);
-  assert_ok(lbd_close(img));
+  assert_int_equal(header_keys(p2, "vm", MIGRATION_SNAP_PREFIX), NSNAPS);
   assert_ok(lbd_migration_execute(p2, "vm", 2, NULL, NULL));
   assert_ok(lbd_migration_commit(p2, "vm", NULL, NULL));
-  assert_ok(lbd_open(p2, "vm", NULL, LBD_OPEN_READ_ONLY, &img));
-  assert_int_equal(header_keys(img, "migration_"), 0);
-  assert_ok(lbd_close(img));
-  expect_image_bytes(p2, "vm", NULL, m.head, m.size);
-  expect_snaps(p2, "vm", &m);
-  lbd_ioctx_destroy(p2);
-  model_free(&m);
+  expect_committed(p2, &m);
 }
 
 /* A commit cut after the target let go of its migration, before the
@@ -474,14 +480,7 @@ static void test_commit_cut_before_marker_went(void **state)
   expect_lbd_error(lbd_migration_status(p2, "vm", &st), EINVAL,
                    "status by the target's name after the commit",
                    "not being migrated");
-  lbd_image_t *img;
-  assert_ok(lbd_open(p2, "vm", NULL, LBD_OPEN_READ_ONLY, &img));
-  assert_int_equal(header_keys(img, "migration_"), 0);
-  assert_ok(lbd_close(img));
-  expect_image_bytes(p2, "vm", NULL, m.head, m.size);
-  expect_snaps(p2, "vm", &m);
-  lbd_ioctx_destroy(p2);
-  model_free(&m);
+  expect_committed(p2, &m);
 }
 
 /* A target object spans more than 64 objects of the source: whether the
