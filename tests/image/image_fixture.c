@@ -173,3 +173,27 @@ void image_env_kill_child(struct image_env *e,
   assert_int_equal(lbd_cluster_open(e->dir, false, &e->c), 0);
   assert_int_equal(lbd_ioctx_create(e->c, "rbd", NULL, &e->io), 0);
 }
+
+void image_env_write_file(const char *path, const void *buf, size_t len)
+{
+  FILE *f = fopen(path, "w");
+  if (!f)
+    fail_msg("cannot create %s", path);
+  assert_int_equal(fwrite(buf, 1, len, f), len);
+  assert_int_equal(fclose(f), 0);
+}
+
+void expect_file_bytes(const char *path, const void *want, size_t len)
+{
+  char *got = malloc(len + 1);
+  FILE *f = fopen(path, "r");
+  assert_non_null(got);
+  if (!f)
+    fail_msg("cannot open %s", path);
+  size_t n = fread(got, 1, len + 1, f);
+  fclose(f);
+  if (n != len)
+    fail_msg("%s holds %zu bytes, want %zu", path, n, len);
+  assert_memory_equal(got, want, len);
+  free(got);
+}

@@ -4,6 +4,7 @@
 #define LBD_TESTS_IMAGE_FIXTURE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "lbd/lbd.h"
@@ -47,6 +48,10 @@ void expect_image_bytes(lbd_ioctx_t *io, const char *name, const char *snap,
 void expect_lbd_error(long long r, int want, const char *what,
                       const char *mention);
 
+/* Write LEN bytes of BUF to a new file PATH (the test fails if it cannot). */
+void image_env_write_file(const char *path, const void *buf, size_t len);
+/* The file PATH holds exactly the LEN bytes of WANT. */
+void expect_file_bytes(const char *path, const void *want, size_t len);
 /* getenv(NAME) as a number, DEF if unset. */
 int image_env_int(const char *name, int def);
 /* A kill -9 trial: close E's cluster, run CHILD(E->dir, ARG) in a forked

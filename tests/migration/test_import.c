@@ -43,10 +43,7 @@ static char *make_file(const char *path, int seed)
     b[i] = (char)random();
   for (uint64_t i = 7 * MiB; i < 7 * MiB + 100000; i++)
     b[i] = (char)random();
-  FILE *f = fopen(path, "w");
-  assert_non_null(f);
-  assert_int_equal(fwrite(b, 1, SIZE, f), SIZE);
-  fclose(f);
+  image_env_write_file(path, b, SIZE);
   return b;
 }
 
@@ -234,12 +231,7 @@ static void test_abort(void **state)
   assert_ok(lbd_close(img));
   assert_ok(lbd_migration_abort(e->io, "x", NULL, NULL));
   assert_int_equal(lbd_open(e->io, "x", NULL, 0, &img), -ENOENT);
-  FILE *f = fopen(path, "r");
-  char *b = malloc(SIZE);
-  assert_int_equal(fread(b, 1, SIZE, f), SIZE);
-  fclose(f);
-  assert_memory_equal(b, data, SIZE);
-  free(b);
+  expect_file_bytes(path, data, SIZE);
   free(data);
 }
 

@@ -155,10 +155,7 @@ static void test_formats_and_streams(void **state)
   struct image_env *e = *state;
   char path[PATH_MAX], spec[2 * PATH_MAX];
   snprintf(path, sizeof path, "%s/disk.raw", e->tmp);
-  FILE *f = fopen(path, "w");
-  assert_non_null(f);
-  fputs("some data", f);
-  fclose(f);
+  image_env_write_file(path, "some data", 9);
   bad_spec(e, "{\"type\": \"vmdk\", \"stream\": {\"type\": \"file\", "
               "\"file_path\": \"/x\"}}", EINVAL, "vmdk", NULL);
   bad_spec(e, "{\"stream\": {}}", EINVAL, "type", NULL);
@@ -259,10 +256,7 @@ static char *make_big(const char *path)
   srandom(42);
   for (uint64_t i = 0; i < BIG; i++)
     b[i] = (char)random();
-  FILE *f = fopen(path, "w");
-  assert_non_null(f);
-  assert_int_equal(fwrite(b, 1, BIG, f), BIG);
-  fclose(f);
+  image_env_write_file(path, b, BIG);
   return b;
 }
 
