@@ -90,27 +90,38 @@ static int peer_read(lbd_cluster_t *cluster, const struct image_migration *m,
   return r;
 }
 
-/* Find the migration that NAME (target, or source in or out of the trash)
- * of IO takes part in. */
-/* A target whose commit let go of it before the marker under its
- * source's name went (the header still names the source): that commit. */
-static int committed_target(lbd_ioctx_t *io, const struct image_migration *m,
+/* A target whose commit let go of it while it still names its source
+ * (HDR): that commit, found by the marker under the source's name, or
+ * (the marker gone: only those keys are left to drop) made up here. */
+static int committed_target(lbd_ioctx_t *io, const struct image_header *hdr,
                             const char *id, struct pair *p)
 {
-  lbd_ioctx_t *sio;
+  const struct image_migration *m = &hdr->migration;
+  lbd_ioctx_t *sio = NULL;
   int r = image_ioctx_by_id(io->cluster, m->peer_pool, m->peer_ns, &sio);
-  if (r == 0) {
-    r = pair_find_committing(sio, m->peer_name, p);
-    lbd_ioctx_destroy(sio);
-  }
-  if (r == 0 && strcmp(p->dst_id, id) != 0) {
+  if (r == 0 && (r = pair_find_committing(sio, m->peer_name, p)) == 0 &&
+      strcmp(p->dst_id, id) != 0) {
     pair_free(p);
-    r = -ENOENT;
+    r = -ENOENT; /* the name's marker is another commit's */
+  } else if (r == -ENOENT && sio) {
+    memset(p, 0, sizeof *p);
+    p->src_io = sio;
+    sio = NULL;
+    snprintf(p->src_name, sizeof p->src_name, "%s", m->peer_name);
+    snprintf(p->dst_id, sizeof p->dst_id, "%s", id);
+    p->dst = *hdr;
+    p->have_dst = true;
+    if ((r = image_ioctx_by_id(io->cluster, io->pool_id, io->ns,
+                               &p->dst_io)) < 0)
+      pair_free(p);
   }
+  lbd_ioctx_destroy(sio);
   lbd_error_clear();
   return r;
 }
 
+/* Find the migration that NAME (target, or source in or out of the trash)
+ * of IO takes part in. */
 int pair_find(lbd_ioctx_t *io, const char *name, struct pair *p)
 {
   memset(p, 0, sizeof *p);
@@ -138,7 +149,7 @@ int pair_find(lbd_ioctx_t *io, const char *name, struct pair *p)
   if (m->role == IMAGE_MIGRATION_NONE && pair_find_committing(io, name, p) == 0)
     return 0; /* an in-place commit cut before its very last step */
   if (m->role == IMAGE_MIGRATION_NONE && m->peer_name[0] &&
-      committed_target(io, m, id, p) == 0)
+      committed_target(io, &hdr, id, p) == 0)
     return 0; /* a commit cut before its marker went */
   if (m->role == IMAGE_MIGRATION_NONE)
     return lbd_error(EINVAL, "image %s is not being migrated", name);
@@ -190,12 +201,19 @@ static int set_state(lbd_ioctx_t *io, const char *id, const char *state,
   return lbd_error(EAGAIN, "the header of image %s keeps changing", id);
 }
 
-/* Drop the migration keys of image ID, or (PARENT) its link to the source
- * (a parent the target keeps stays).  KEEP_PEER: all but the keys naming
- * the source, which lead to the commit's marker (pair_find). */
-static int clear_links(lbd_ioctx_t *io, const char *id, bool parent,
-                       bool keep_peer)
+/* What clear_links drops. */
+#define CLEAR_PARENT 1u    /* first, the target's link to its source */
+#define CLEAR_KEEP_PEER 2u /* not the keys naming the source (pair_find
+                            * follows them to the commit's marker) */
+#define CLEAR_PEER_ONLY 4u /* only those keys, of an image with no role (one
+                            * made a source of another migration since keeps
+                            * its new keys) */
+
+/* Drop the migration keys of image ID (WHAT: CLEAR_*); a parent the target
+ * keeps stays. */
+static int clear_links(lbd_ioctx_t *io, const char *id, unsigned what)
 {
+  bool keep_peer = what & CLEAR_KEEP_PEER;
   for (int i = 0; i < 100; i++) {
     struct image_header hdr;
     int r = image_header_read(io->pool, id, &hdr);
@@ -205,12 +223,14 @@ static int clear_links(lbd_ioctx_t *io, const char *id, bool parent,
     }
     if (r < 0)
       return r;
-    bool import = hdr.migration.import_only &&
+    const struct image_migration *m = &hdr.migration;
+    bool import = m->import_only &&
                   (hdr.parent.pool_id >= 0 || hdr.parent.overlap);
-    if (parent && (image_parent_is_source(&hdr) || import))
+    if ((what & CLEAR_PARENT) && (image_parent_is_source(&hdr) || import))
       r = image_header_drop_parent(io->pool, id, &hdr);
-    else if (hdr.migration.role != IMAGE_MIGRATION_NONE ||
-             (!keep_peer && hdr.migration.peer_name[0])) {
+    else if ((m->role != IMAGE_MIGRATION_NONE && !(what & CLEAR_PEER_ONLY)) ||
+             (m->role == IMAGE_MIGRATION_NONE && !keep_peer &&
+              m->peer_name[0])) {
       hdr.migration.role = IMAGE_MIGRATION_NONE;
       hdr.migration.keep_peer = keep_peer;
       r = image_header_set_migration(io->pool, id, &hdr);
@@ -530,6 +550,11 @@ int lbd_migration_prepare(lbd_ioctx_t *src_io, const char *src,
       r = lbd_error(EBUSY, "image %s is the target of a migration already",
                     src);
     }
+  } else if (r == 0 && hdr.migration.role == IMAGE_MIGRATION_NONE &&
+             hdr.migration.peer_name[0]) {
+    r = lbd_error(EBUSY, "the commit of the migration that made image %s is "
+                  "not finished: run 'lbd migration commit %s' first", src,
+                  src);
   } else {
     lbd_error_clear();
     r = prepare_new(src_io, src, dst_io, dst, opts, flatten);
@@ -833,7 +858,7 @@ int lbd_migration_commit_flags(lbd_ioctx_t *io, const char *image,
   if (p.have_dst && !migrating) { /* cut after its last step */
     r = commit_marker(&p, false);
     if (r == 0)
-      r = clear_links(p.dst_io, p.dst_id, false, false);
+      r = clear_links(p.dst_io, p.dst_id, CLEAR_PEER_ONLY);
     pair_free(&p);
     return r < 0 ? lbd_error_prefix(r, "committing the migration of %s",
                                     image)
@@ -863,15 +888,17 @@ int lbd_migration_commit_flags(lbd_ioctx_t *io, const char *image,
   }
   if (r == 0 && progress)
     progress(1, 2, arg);
+  /* The link to the source, then the role (the keys naming the source
+   * stay while the marker does), the marker, those keys.  Cut after the
+   * marker went, only the target's name finishes it. */
   bool marked = p.src_io && !p.dst.migration.import_only;
   if (r == 0)
-    r = clear_links(p.dst_io, p.dst_id, true, false);
-  if (r == 0)
-    r = clear_links(p.dst_io, p.dst_id, false, marked);
+    r = clear_links(p.dst_io, p.dst_id,
+                    CLEAR_PARENT | (marked ? CLEAR_KEEP_PEER : 0));
   if (r == 0 && marked)
     r = commit_marker(&p, false);
   if (r == 0 && marked)
-    r = clear_links(p.dst_io, p.dst_id, false, false);
+    r = clear_links(p.dst_io, p.dst_id, CLEAR_PEER_ONLY);
   if (r == 0 && progress)
     progress(2, 2, arg);
   if (locked)
@@ -1038,7 +1065,7 @@ static int restore_source(struct pair *p)
   else if (r == -ENOENT)
     r = 0;
   if (r == 0)
-    r = clear_links(p->src_io, p->src_id, false, false);
+    r = clear_links(p->src_io, p->src_id, 0);
   return r;
 }
 

@@ -4,7 +4,6 @@
  * program's own mdb_txn_begin, which runs before liblmdb's); a sequential
  * read of the object before it must not wait for that op.  And reads that
  * prefetch read what was written. */
-#include <dlfcn.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <lmdb.h>
@@ -23,6 +22,7 @@
 #include "image_fixture.h"
 #include "lbd/lbd.h"
 #include "objstore/objstore.h"
+#include "../objstore/lmdb_hooks.h"
 
 #define MiB (1024 * 1024ULL)
 #define OBJ (1 * MiB)
@@ -36,10 +36,6 @@ static int armed, holding;
 int mdb_txn_begin(MDB_env *env, MDB_txn *parent, unsigned flags,
                   MDB_txn **txn)
 {
-  static int (*real)(MDB_env *, MDB_txn *, unsigned, MDB_txn **);
-  if (!real)
-    real = (int (*)(MDB_env *, MDB_txn *, unsigned, MDB_txn **))dlsym(
-        RTLD_NEXT, "mdb_txn_begin");
   if (!parent && !(flags & MDB_RDONLY) &&
       __atomic_load_n(&armed, __ATOMIC_SEQ_CST) &&
       pthread_equal(pthread_self(), holder) &&
@@ -48,7 +44,7 @@ int mdb_txn_begin(MDB_env *env, MDB_txn *parent, unsigned flags,
     usleep(HOLD_US);
     __atomic_store_n(&holding, 2, __ATOMIC_SEQ_CST);
   }
-  return real(env, parent, flags, txn);
+  return lmdb_real_txn_begin(env, parent, flags, txn);
 }
 
 static double now_s(void)

@@ -474,6 +474,11 @@ static void test_commit_cut_before_marker_went(void **state)
   assert_string_equal(st.state, "committing");
   assert_ok(lbd_migration_status(p2, "vm", &st));
   assert_string_equal(st.state, "committing");
+  /* no new migration of it before that commit ends */
+  struct lbd_image_options o = {0};
+  expect_lbd_error(lbd_migration_prepare(p2, "vm", p2, "vm2", &o, false),
+                   EBUSY, "a migration of a target still committing",
+                   "lbd migration commit vm");
   assert_ok(lbd_migration_commit(p2, "vm", NULL, NULL));
   expect_lbd_error(lbd_migration_status(e->io, "vm", &st), ENOENT,
                    "status by the source's name after the commit", "vm");

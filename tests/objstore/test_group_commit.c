@@ -15,7 +15,6 @@
  * cannot begin or commit fails each of its ops with the reason, changes
  * nothing and leaves no file behind. */
 #include <dirent.h>
-#include <dlfcn.h>
 #include <errno.h>
 #include <lmdb.h>
 #include <pthread.h>
@@ -32,6 +31,8 @@
 
 #include "lbd/lbd.h"
 #include "fixture.h"
+#define LMDB_HOOKS_FAIL_COMMITS
+#include "lmdb_hooks.h"
 
 #define THREADS 6
 #define OWN 6        /* objects of each thread */
@@ -43,8 +44,6 @@
 /* ---- LMDB failures on request ----------------------------------------- */
 
 static int fail_begins;  /* top-level write transactions to refuse */
-static int fail_commits; /* top-level write commits to fail */
-static _Thread_local MDB_txn *top_write; /* this thread's, if any */
 /* Remove snapshot hook_snap of hook_pool before the next top-level write
  * transaction begins (once). */
 static struct objstore_pool *hook_pool;
@@ -53,10 +52,6 @@ static uint64_t hook_snap;
 int mdb_txn_begin(MDB_env *env, MDB_txn *parent, unsigned flags,
                   MDB_txn **txn)
 {
-  static int (*real)(MDB_env *, MDB_txn *, unsigned, MDB_txn **);
-  if (!real)
-    real = (int (*)(MDB_env *, MDB_txn *, unsigned, MDB_txn **))dlsym(
-        RTLD_NEXT, "mdb_txn_begin");
   bool top = !parent && !(flags & MDB_RDONLY);
   struct objstore_pool *hp;
   if (top && (hp = __atomic_exchange_n(&hook_pool, NULL, __ATOMIC_SEQ_CST)))
@@ -64,29 +59,10 @@ int mdb_txn_begin(MDB_env *env, MDB_txn *parent, unsigned flags,
   if (top && __atomic_load_n(&fail_begins, __ATOMIC_SEQ_CST) > 0 &&
       __atomic_sub_fetch(&fail_begins, 1, __ATOMIC_SEQ_CST) >= 0)
     return EIO;
-  int rc = real(env, parent, flags, txn);
+  int rc = lmdb_real_txn_begin(env, parent, flags, txn);
   if (rc == 0 && top)
     top_write = *txn;
   return rc;
-}
-
-int mdb_txn_commit(MDB_txn *txn)
-{
-  static int (*real)(MDB_txn *);
-  static void (*abort_real)(MDB_txn *);
-  if (!real) {
-    real = (int (*)(MDB_txn *))dlsym(RTLD_NEXT, "mdb_txn_commit");
-    abort_real = (void (*)(MDB_txn *))dlsym(RTLD_NEXT, "mdb_txn_abort");
-  }
-  if (txn && txn == top_write) {
-    top_write = NULL;
-    if (__atomic_load_n(&fail_commits, __ATOMIC_SEQ_CST) > 0 &&
-        __atomic_sub_fetch(&fail_commits, 1, __ATOMIC_SEQ_CST) >= 0) {
-      abort_real(txn); /* as a failed commit leaves it: gone */
-      return EIO;
-    }
-  }
-  return real(txn);
 }
 
 static const char *dir_of_cluster;

@@ -8,7 +8,6 @@
  * begin (by this program's own mdb_txn_begin, which runs before liblmdb's)
  * while two more ops queue behind it; they are then committed together,
  * and that commit fails (this program's mdb_txn_commit). */
-#include <dlfcn.h>
 #include <errno.h>
 #include <lmdb.h>
 #include <pthread.h>
@@ -23,21 +22,17 @@
 
 #include "lbd/lbd.h"
 #include "fixture.h"
+#define LMDB_HOOKS_FAIL_COMMITS
+#include "lmdb_hooks.h"
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 static bool hold_next, holding, release;
 static int write_begins;  /* top-level write transactions begun */
-static int fail_commits;  /* top-level write commits to fail */
-static _Thread_local MDB_txn *top_write;
 
 int mdb_txn_begin(MDB_env *env, MDB_txn *parent, unsigned flags,
                   MDB_txn **txn)
 {
-  static int (*real)(MDB_env *, MDB_txn *, unsigned, MDB_txn **);
-  if (!real)
-    real = (int (*)(MDB_env *, MDB_txn *, unsigned, MDB_txn **))dlsym(
-        RTLD_NEXT, "mdb_txn_begin");
   bool top = !parent && !(flags & MDB_RDONLY);
   if (top) {
     pthread_mutex_lock(&mu);
@@ -52,29 +47,10 @@ int mdb_txn_begin(MDB_env *env, MDB_txn *parent, unsigned flags,
     }
     pthread_mutex_unlock(&mu);
   }
-  int rc = real(env, parent, flags, txn);
+  int rc = lmdb_real_txn_begin(env, parent, flags, txn);
   if (rc == 0 && top)
     top_write = *txn;
   return rc;
-}
-
-int mdb_txn_commit(MDB_txn *txn)
-{
-  static int (*real)(MDB_txn *);
-  static void (*abort_real)(MDB_txn *);
-  if (!real) {
-    real = (int (*)(MDB_txn *))dlsym(RTLD_NEXT, "mdb_txn_commit");
-    abort_real = (void (*)(MDB_txn *))dlsym(RTLD_NEXT, "mdb_txn_abort");
-  }
-  if (txn && txn == top_write) {
-    top_write = NULL;
-    if (__atomic_load_n(&fail_commits, __ATOMIC_SEQ_CST) > 0 &&
-        __atomic_sub_fetch(&fail_commits, 1, __ATOMIC_SEQ_CST) >= 0) {
-      abort_real(txn); /* as a failed commit leaves it: gone */
-      return EIO;
-    }
-  }
-  return real(txn);
 }
 
 struct op {
