@@ -95,12 +95,20 @@ static lbd_ioctx_t *prepare_executed(struct image_env *e, struct model *m)
   struct lbd_image_options t = {.object_size = 512 * KiB};
   assert_ok(lbd_migration_prepare(e->io, "vm", p2, "vm", &t, false));
   assert_ok(lbd_migration_execute(p2, "vm", 2, NULL, NULL));
+  /* a client's write to the target, after execute */
+  assert_ok(lbd_open(p2, "vm", NULL, 0, &img));
+  memset(m->head + 3 * MiB - 7, 'c', 9000);
+  assert_int_equal(lbd_write(img, 3 * MiB - 7, 9000, m->head + 3 * MiB - 7),
+                   9000);
+  assert_ok(lbd_close(img));
   return p2;
 }
 
-/* The child: commit, dying after the STEP-th durable step (0: never); its
- * exit status is the number of steps it took, if it lived. */
+/* The child: commit (or abort, if ABORTING), dying after the STEP-th
+ * durable step (0: never); its exit status is the number of steps it
+ * took, if it lived. */
 static int step;
+static bool aborting;
 static void commit_child(const char *dir, bool by_source)
 {
   lbd_cluster_t *c;
@@ -110,7 +118,8 @@ static void commit_child(const char *dir, bool by_source)
     _exit(255);
   __atomic_store_n(&committed, 0, __ATOMIC_SEQ_CST);
   __atomic_store_n(&countdown, step, __ATOMIC_SEQ_CST);
-  int r = lbd_migration_commit(io, "vm", NULL, NULL);
+  int r = aborting ? lbd_migration_abort(io, "vm", NULL, NULL)
+                   : lbd_migration_commit(io, "vm", NULL, NULL);
   int n = __atomic_load_n(&committed, __ATOMIC_SEQ_CST);
   _exit(r < 0 ? 254 : n > 200 ? 200 : n);
 }
@@ -130,6 +139,46 @@ static int run_child(struct image_env *e, bool by_source)
   assert_ok(lbd_ioctx_create(e->c, "rbd", NULL, &e->io));
   assert_true(WIFEXITED(status));
   return WEXITSTATUS(status);
+}
+
+/* Image vm of IO keeps no migration key in its header. */
+static void expect_no_migration_keys(lbd_ioctx_t *io, int k)
+{
+  lbd_image_t *img;
+  struct objstore_kv *kvs;
+  size_t n;
+  assert_ok(lbd_open(io, "vm", NULL, LBD_OPEN_READ_ONLY, &img));
+  char after[OBJSTORE_MAX_OMAP_KEY + 1] = "";
+  bool more = true;
+  while (more) {
+    assert_ok(objstore_omap_get(io->pool, img->header_oid, after, 64, &kvs,
+                                &n, &more));
+    for (size_t i = 0; i < n; i++)
+      if (strncmp(kvs[i].key, "migration_", 10) == 0)
+        fail_msg("cut after step %d: key %s is left in %s/vm's header", k,
+                 kvs[i].key, io->pool_name);
+    if (n)
+      snprintf(after, sizeof after, "%s", kvs[n - 1].key);
+    objstore_kv_free(kvs, n);
+  }
+  assert_ok(lbd_close(img));
+}
+
+/* The source vm is back as the model, with no trace of the migration. */
+static void expect_aborted(struct image_env *e, lbd_ioctx_t *p2,
+                           const struct model *m, int k)
+{
+  expect_image_bytes(e->io, "vm", NULL, m->head, SIZE);
+  expect_image_bytes(e->io, "vm", "s0", m->s0, SIZE);
+  lbd_image_t *img;
+  expect_lbd_error(lbd_open(p2, "vm", NULL, LBD_OPEN_READ_ONLY, &img), ENOENT,
+                   "the target after the abort", "vm");
+  struct lbd_migration_status st;
+  expect_lbd_error(lbd_migration_status(e->io, "vm", &st), EINVAL,
+                   "status by the source's name", "not being migrated");
+  expect_lbd_error(lbd_migration_status(p2, "vm", &st), ENOENT,
+                   "status by the target's name", "does not exist");
+  expect_no_migration_keys(e->io, k);
 }
 
 static void expect_done(struct image_env *e, lbd_ioctx_t *p2,
@@ -153,21 +202,7 @@ static void expect_done(struct image_env *e, lbd_ioctx_t *p2,
     objstore_kv_free(kvs, n);
   if (r == 0 && n)
     fail_msg("cut after step %d: the commit marker is left", k);
-  assert_ok(lbd_open(p2, "vm", NULL, LBD_OPEN_READ_ONLY, &img));
-  char after[OBJSTORE_MAX_OMAP_KEY + 1] = "";
-  bool more = true;
-  while (more) {
-    assert_ok(objstore_omap_get(p2->pool, img->header_oid, after, 64, &kvs,
-                                &n, &more));
-    for (size_t i = 0; i < n; i++)
-      if (strncmp(kvs[i].key, "migration_", 10) == 0)
-        fail_msg("cut after step %d: key %s is left in the target's header",
-                 k, kvs[i].key);
-    if (n)
-      snprintf(after, sizeof after, "%s", kvs[n - 1].key);
-    objstore_kv_free(kvs, n);
-  }
-  assert_ok(lbd_close(img));
+  expect_no_migration_keys(p2, k);
 }
 
 static void test_commit_cut_after_every_step(void **state)
@@ -182,6 +217,9 @@ static void test_commit_cut_after_every_step(void **state)
   step = 0;
   int steps = run_child(e, false);
   assert_true(steps > 0 && steps < 200);
+  if (getenv("LBD_TEST_VERBOSE"))
+    fprintf(stderr, "%s takes %d durable steps\n",
+            aborting ? "abort" : "commit", steps);
   p2 = image_env_pool(e, "p2");
   expect_done(e, p2, &m, 0);
   lbd_image_t *img;
@@ -221,10 +259,64 @@ static void test_commit_cut_after_every_step(void **state)
   lbd_ioctx_destroy(p2);
 }
 
+/* The same for abort: cut after each durable step (the copy back of the
+ * client's write included), then abort again by either name. */
+static void test_abort_cut_after_every_step(void **state)
+{
+  struct image_env *e = *state;
+  if (image_env_rados(1) || image_env_rados(2))
+    skip();
+  static struct model m;
+  aborting = true;
+  lbd_ioctx_t *p2 = prepare_executed(e, &m);
+  lbd_ioctx_destroy(p2);
+  step = 0;
+  int steps = run_child(e, false);
+  assert_true(steps > 0 && steps < 200);
+  if (getenv("LBD_TEST_VERBOSE"))
+    fprintf(stderr, "%s takes %d durable steps\n",
+            aborting ? "abort" : "commit", steps);
+  p2 = image_env_pool(e, "p2");
+  expect_aborted(e, p2, &m, 0);
+  lbd_image_t *img;
+  for (int trial = 2; trial < 2 * (steps + 1); trial++) {
+    int k = trial / 2;
+    assert_ok(lbd_open(e->io, "vm", NULL, 0, &img));
+    assert_ok(lbd_snap_remove(img, "s0"));
+    assert_ok(lbd_close(img));
+    assert_ok(lbd_remove(e->io, "vm"));
+    lbd_ioctx_destroy(p2);
+    p2 = prepare_executed(e, &m);
+    lbd_ioctx_destroy(p2);
+    step = k;
+    bool by_source = trial % 2;
+    int status = run_child(e, by_source);
+    p2 = image_env_pool(e, "p2");
+    if (status >= 200)
+      fail_msg("cut after step %d of %d: the abort failed (exit %d)", k,
+               steps, status);
+    /* The operator aborts again, by the other name; if that name finds
+     * nothing any more, by the first. */
+    int r = lbd_migration_abort(by_source ? p2 : e->io, "vm", NULL, NULL);
+    struct lbd_migration_status st;
+    if (r < 0 && (lbd_migration_status(e->io, "vm", &st) == 0 ||
+                  lbd_migration_status(p2, "vm", &st) == 0))
+      r = lbd_migration_abort(by_source ? e->io : p2, "vm", NULL, NULL);
+    if (r < 0 && lbd_migration_status(e->io, "vm", &st) == 0)
+      fail_msg("cut after step %d: abort by either name fails, and the "
+               "source is still %s", k, st.state);
+    expect_aborted(e, p2, &m, k);
+  }
+  lbd_ioctx_destroy(p2);
+  aborting = false;
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_commit_cut_after_every_step, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_abort_cut_after_every_step, setup,
                                       teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
