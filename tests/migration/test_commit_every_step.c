@@ -205,110 +205,102 @@ static void expect_done(struct image_env *e, lbd_ioctx_t *p2,
   expect_no_migration_keys(p2, k);
 }
 
-static void test_commit_cut_after_every_step(void **state)
+/* The operator commits again, by the other name than the cut one's. */
+static void finish_commit(struct image_env *e, lbd_ioctx_t *p2,
+                          bool by_source)
 {
-  struct image_env *e = *state;
+  int r = lbd_migration_commit(by_source ? p2 : e->io, "vm", NULL, NULL);
+  if (r < 0 && by_source) /* it had ended: nothing is migrating */
+    expect_lbd_error(r, EINVAL, "commit by the target's name", "not being "
+                     "migrated");
+  else if (r < 0)
+    expect_lbd_error(r, ENOENT, "commit by the source's name",
+                     "does not exist");
+  /* Cut after the marker went, the source's name finds nothing: the
+   * target's status says what is left. */
+  struct lbd_migration_status st;
+  if (lbd_migration_status(p2, "vm", &st) == 0) {
+    assert_string_equal(st.state, "committing");
+    assert_ok(lbd_migration_commit(p2, "vm", NULL, NULL));
+  }
+}
+
+/* The operator aborts again, by the other name; if that name finds
+ * nothing any more, by the first. */
+static void finish_abort(struct image_env *e, lbd_ioctx_t *p2,
+                         bool by_source, int k)
+{
+  int r = lbd_migration_abort(by_source ? p2 : e->io, "vm", NULL, NULL);
+  struct lbd_migration_status st;
+  if (r < 0 && (lbd_migration_status(e->io, "vm", &st) == 0 ||
+                lbd_migration_status(p2, "vm", &st) == 0))
+    r = lbd_migration_abort(by_source ? e->io : p2, "vm", NULL, NULL);
+  if (r < 0 && lbd_migration_status(e->io, "vm", &st) == 0)
+    fail_msg("cut after step %d: abort by either name fails, and the "
+             "source is still %s", k, st.state);
+}
+
+/* Commit (or abort, ABORT_IT) cut after each of its durable steps in
+ * turn, each cut finished once by each name. */
+static void cut_after_every_step(struct image_env *e, bool abort_it)
+{
   if (image_env_rados(1) || image_env_rados(2))
     skip(); /* the steps counted are the local store's */
   static struct model m;
-  /* How many durable steps a whole commit takes. */
-  lbd_ioctx_t *p2 = prepare_executed(e, &m);
+  aborting = abort_it;
+  lbd_ioctx_t *p2 = prepare_executed(e, &m); /* how many steps it takes */
   lbd_ioctx_destroy(p2);
   step = 0;
   int steps = run_child(e, false);
   assert_true(steps > 0 && steps < 200);
   if (getenv("LBD_TEST_VERBOSE"))
     fprintf(stderr, "%s takes %d durable steps\n",
-            aborting ? "abort" : "commit", steps);
+            abort_it ? "abort" : "commit", steps);
   p2 = image_env_pool(e, "p2");
-  expect_done(e, p2, &m, 0);
-  lbd_image_t *img;
-  for (int trial = 2; trial < 2 * (steps + 1); trial++) {
-    int k = trial / 2; /* each cut, finished by either name */
-    assert_ok(lbd_open(p2, "vm", NULL, 0, &img));
+  for (int trial = 1; trial < 2 * (steps + 1); trial++) {
+    int k = trial / 2; /* (trial 1: the whole run above) */
+    if (trial > 1) {
+      bool by_source = trial % 2;
+      lbd_ioctx_destroy(p2);
+      p2 = prepare_executed(e, &m);
+      lbd_ioctx_destroy(p2);
+      step = k;
+      int status = run_child(e, by_source);
+      p2 = image_env_pool(e, "p2");
+      if (status >= 200) /* (0: it died; else it ended, after N steps) */
+        fail_msg("cut after step %d of %d: it failed (exit %d)", k, steps,
+                 status);
+      if (abort_it)
+        finish_abort(e, p2, by_source, k);
+      else
+        finish_commit(e, p2, by_source);
+    }
+    if (abort_it)
+      expect_aborted(e, p2, &m, k);
+    else
+      expect_done(e, p2, &m, k);
+    /* the image left, removed for the next trial */
+    lbd_ioctx_t *io = abort_it ? e->io : p2;
+    lbd_image_t *img;
+    assert_ok(lbd_open(io, "vm", NULL, 0, &img));
     assert_ok(lbd_snap_remove(img, "s0"));
     assert_ok(lbd_close(img));
-    assert_ok(lbd_remove(p2, "vm"));
-    lbd_ioctx_destroy(p2);
-    p2 = prepare_executed(e, &m);
-    lbd_ioctx_destroy(p2);
-    step = k;
-    bool by_source = trial % 2;
-    int status = run_child(e, by_source);
-    p2 = image_env_pool(e, "p2");
-    if (status >= 200) /* (0: it died; else it ended, after N steps) */
-      fail_msg("cut after step %d of %d: the commit failed (exit %d)", k,
-               steps, status);
-    /* The operator commits again, by the other name this time. */
-    int r = lbd_migration_commit(by_source ? p2 : e->io, "vm", NULL, NULL);
-    if (r < 0 && by_source) /* it had ended: nothing is migrating */
-      expect_lbd_error(r, EINVAL, "commit by the target's name", "not being "
-                       "migrated");
-    else if (r < 0)
-      expect_lbd_error(r, ENOENT, "commit by the source's name",
-                       "does not exist");
-    /* Cut after the marker went, the source's name finds nothing: the
-     * target's status says what is left. */
-    struct lbd_migration_status st;
-    if (lbd_migration_status(p2, "vm", &st) == 0) {
-      assert_string_equal(st.state, "committing");
-      assert_ok(lbd_migration_commit(p2, "vm", NULL, NULL));
-    }
-    expect_done(e, p2, &m, k);
+    assert_ok(lbd_remove(io, "vm"));
   }
   lbd_ioctx_destroy(p2);
+  aborting = false;
+}
+
+static void test_commit_cut_after_every_step(void **state)
+{
+  cut_after_every_step(*state, false);
 }
 
 /* The same for abort: cut after each durable step (the copy back of the
  * client's write included), then abort again by either name. */
 static void test_abort_cut_after_every_step(void **state)
 {
-  struct image_env *e = *state;
-  if (image_env_rados(1) || image_env_rados(2))
-    skip();
-  static struct model m;
-  aborting = true;
-  lbd_ioctx_t *p2 = prepare_executed(e, &m);
-  lbd_ioctx_destroy(p2);
-  step = 0;
-  int steps = run_child(e, false);
-  assert_true(steps > 0 && steps < 200);
-  if (getenv("LBD_TEST_VERBOSE"))
-    fprintf(stderr, "%s takes %d durable steps\n",
-            aborting ? "abort" : "commit", steps);
-  p2 = image_env_pool(e, "p2");
-  expect_aborted(e, p2, &m, 0);
-  lbd_image_t *img;
-  for (int trial = 2; trial < 2 * (steps + 1); trial++) {
-    int k = trial / 2;
-    assert_ok(lbd_open(e->io, "vm", NULL, 0, &img));
-    assert_ok(lbd_snap_remove(img, "s0"));
-    assert_ok(lbd_close(img));
-    assert_ok(lbd_remove(e->io, "vm"));
-    lbd_ioctx_destroy(p2);
-    p2 = prepare_executed(e, &m);
-    lbd_ioctx_destroy(p2);
-    step = k;
-    bool by_source = trial % 2;
-    int status = run_child(e, by_source);
-    p2 = image_env_pool(e, "p2");
-    if (status >= 200)
-      fail_msg("cut after step %d of %d: the abort failed (exit %d)", k,
-               steps, status);
-    /* The operator aborts again, by the other name; if that name finds
-     * nothing any more, by the first. */
-    int r = lbd_migration_abort(by_source ? p2 : e->io, "vm", NULL, NULL);
-    struct lbd_migration_status st;
-    if (r < 0 && (lbd_migration_status(e->io, "vm", &st) == 0 ||
-                  lbd_migration_status(p2, "vm", &st) == 0))
-      r = lbd_migration_abort(by_source ? e->io : p2, "vm", NULL, NULL);
-    if (r < 0 && lbd_migration_status(e->io, "vm", &st) == 0)
-      fail_msg("cut after step %d: abort by either name fails, and the "
-               "source is still %s", k, st.state);
-    expect_aborted(e, p2, &m, k);
-  }
-  lbd_ioctx_destroy(p2);
-  aborting = false;
+  cut_after_every_step(*state, true);
 }
 
 int main(void)
