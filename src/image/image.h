@@ -320,7 +320,8 @@ int image_object_map_released(struct lbd_image *img);
 /* image_io.c */
 void image_data_oid(const struct lbd_image *img, uint64_t objectno,
                     char *buf, size_t size);
-/* A hint: [OFF, OFF+LEN) of the head of IMG will be read soon; the store
+/* A hint: [OFF, OFF+LEN) of IMG (at its snapshot, if opened at one) will
+ * be read soon; the store
  * may start reading its objects (objstore_prefetch).  Never waits. */
 void image_prefetch(struct lbd_image *img, uint64_t off, uint64_t len);
 

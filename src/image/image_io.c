@@ -79,7 +79,7 @@ static int prefetch_piece(const struct object_extent *e, void *arg)
   struct lbd_image *img = arg;
   char oid[96];
   image_data_oid(img, e->objectno, oid, sizeof oid);
-  objstore_prefetch(img->data, oid, e->off, e->len);
+  objstore_prefetch(img->data, oid, img->snap_id, e->off, e->len);
   return 0;
 }
 
@@ -88,7 +88,7 @@ void image_prefetch(struct lbd_image *img, uint64_t off, uint64_t len)
   pthread_mutex_lock(&img->mu);
   uint64_t size = img->hdr.size;
   pthread_mutex_unlock(&img->mu);
-  if (img->snap_id != OBJSTORE_SNAP_HEAD || off >= size)
+  if (off >= size)
     return;
   striping_map(&img->hdr.layout, off, size - off < len ? size - off : len,
                prefetch_piece, img);
@@ -110,7 +110,7 @@ static void prefetch_next(struct lbd_image *img, uint64_t off, uint64_t len,
     return;
   char oid[96];
   image_data_oid(img, next, oid, sizeof oid);
-  objstore_prefetch(img->data, oid, 0, l->object_size);
+  objstore_prefetch(img->data, oid, OBJSTORE_SNAP_HEAD, 0, l->object_size);
 }
 
 ssize_t lbd_read(lbd_image_t *img, uint64_t off, size_t len, void *buf)

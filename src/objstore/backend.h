@@ -123,7 +123,7 @@ struct objstore_backend {
                         uint64_t seq);
   /* NULL if the backend has no use for the hint (objstore_prefetch). */
   void (*prefetch)(struct objstore_backend_pool *bp, const char *oid,
-                   uint64_t off, uint64_t len);
+                   uint64_t snapid, uint64_t off, uint64_t len);
 };
 
 extern const struct objstore_backend objstore_local_backend;

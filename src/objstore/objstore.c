@@ -747,12 +747,12 @@ int objstore_write_op_operate(struct objstore_pool *pool, const char *oid,
 }
 
 void objstore_prefetch(struct objstore_pool *pool, const char *oid,
-                       uint64_t off, uint64_t len)
+                       uint64_t snapid, uint64_t off, uint64_t len)
 {
   if (pool->be->size >= offsetof(struct objstore_backend, prefetch) +
                             sizeof pool->be->prefetch &&
       pool->be->prefetch && len && check_oid(oid) == 0)
-    pool->be->prefetch(pool->bp, oid, off, len);
+    pool->be->prefetch(pool->bp, oid, snapid, off, len);
   lbd_error_clear();
 }
 

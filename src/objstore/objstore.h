@@ -157,11 +157,12 @@ ssize_t objstore_sparse_read(struct objstore_pool *pool, const char *oid,
 int objstore_stat(struct objstore_pool *pool, const char *oid, uint64_t snapid,
                   struct objstore_stat *st);
 
-/* A hint that [OFF, OFF+LEN) of OID at its head will be read soon: the
- * backend may start reading it into memory.  Nothing is promised and
- * nothing is reported (a missing object is no error). */
+/* A hint that [OFF, OFF+LEN) of OID at SNAPID (OBJSTORE_SNAP_HEAD: its
+ * head) will be read soon: the backend may start reading it into memory.
+ * Nothing is promised and nothing is reported (a missing object is no
+ * error). */
 void objstore_prefetch(struct objstore_pool *pool, const char *oid,
-                       uint64_t off, uint64_t len);
+                       uint64_t snapid, uint64_t off, uint64_t len);
 
 /* What snapshots hold of an object, oldest clone first. */
 struct objstore_clone_info {

@@ -1,5 +1,6 @@
-/* Execute asks the source's store to read ahead of its copy-ups: every
- * source object, the first one included, gets a read-ahead hint
+/* Execute (and flatten, of its parent's snapshot) asks the source's store
+ * to read ahead of its copy-ups: every source object, the first one
+ * included, gets a read-ahead hint
  * (posix_fadvise WILLNEED on the local backend), however the threads
  * interleave, and the target still reads the source's bytes.  Without the
  * hint each copy-up waits for its own cold read. */
@@ -84,10 +85,44 @@ static void execute_hints_every_source_object(void **state)
   lbd_ioctx_destroy(p2);
 }
 
+/* A flatten reads its parent's snapshot ahead the same way. */
+static void flatten_hints_every_parent_object(void **state)
+{
+  struct image_env *e = *state;
+  if (image_env_rados(1))
+    skip();
+  struct lbd_image_options o = {.size = OBJECTS * OBJECT,
+                                .object_size = OBJECT};
+  assert_int_equal(lbd_create(e->io, "base", &o), 0);
+  lbd_image_t *img;
+  assert_int_equal(lbd_open(e->io, "base", NULL, 0, &img), 0);
+  static char want[OBJECTS * OBJECT];
+  for (size_t i = 0; i < sizeof want; i++)
+    want[i] = (char)(i / 4096 * 5 + 3);
+  assert_int_equal(lbd_write(img, 0, sizeof want, want), (ssize_t)sizeof want);
+  assert_int_equal(lbd_snap_create(img, "s"), 0);
+  assert_int_equal(lbd_snap_protect(img, "s"), 0);
+  assert_int_equal(lbd_close(img), 0);
+  struct lbd_image_options co = {0};
+  assert_int_equal(lbd_clone(e->io, "base", "s", e->io, "kid", &co), 0);
+  assert_int_equal(lbd_open(e->io, "kid", NULL, 0, &img), 0);
+  nhinted = 0;
+  __atomic_store_n(&recording, true, __ATOMIC_SEQ_CST);
+  assert_int_equal(lbd_flatten(img, NULL, NULL), 0);
+  __atomic_store_n(&recording, false, __ATOMIC_SEQ_CST);
+  assert_int_equal(lbd_close(img), 0);
+  if (nhinted != OBJECTS)
+    fail_msg("flatten hinted %zu of the parent's %d objects", nhinted,
+             OBJECTS);
+  expect_image_bytes(e->io, "kid", NULL, want, sizeof want);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(execute_hints_every_source_object,
+                                      setup, teardown),
+      cmocka_unit_test_setup_teardown(flatten_hints_every_parent_object,
                                       setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -137,9 +137,10 @@ static void test_missing_object(void **state)
   expect_missing(p, "Ghostly", HEAD);
   /* A prefetch hint makes nothing and reports nothing, even for a missing
    * object or a range past the end; reads after it are as before. */
-  objstore_prefetch(p, "ghost", 0, 1 << 20);
-  objstore_prefetch(p, "ghostly", 1 << 20, 4096);
-  objstore_prefetch(p, "ghostly", 0, 1 << 20);
+  objstore_prefetch(p, "ghost", OBJSTORE_SNAP_HEAD, 0, 1 << 20);
+  objstore_prefetch(p, "ghostly", OBJSTORE_SNAP_HEAD, 1 << 20, 4096);
+  objstore_prefetch(p, "ghostly", OBJSTORE_SNAP_HEAD, 0, 1 << 20);
+  objstore_prefetch(p, "ghostly", 12345, 0, 1 << 20); /* no such snap */
   assert_string_equal(lbd_last_error(), "");
   expect_missing(p, "ghost", HEAD);
   expect_object(p, "ghostly", HEAD, "boo", 3);

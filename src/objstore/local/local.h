@@ -364,7 +364,7 @@ ssize_t local_read(struct objstore_backend_pool *bp, const char *oid,
                    uint64_t snapid, uint64_t off, size_t len, void *buf,
                    struct extent_set *map);
 void local_prefetch(struct objstore_backend_pool *bp, const char *oid,
-                    uint64_t off, uint64_t len);
+                    uint64_t snapid, uint64_t off, uint64_t len);
 int local_stat(struct objstore_backend_pool *bp, const char *oid,
                uint64_t snapid, struct objstore_stat *st);
 int local_list_snaps(struct objstore_backend_pool *bp, const char *oid,

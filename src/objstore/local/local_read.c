@@ -229,7 +229,7 @@ ssize_t local_read(struct objstore_backend_pool *bp, const char *oid,
 }
 
 void local_prefetch(struct objstore_backend_pool *bp, const char *oid,
-                    uint64_t off, uint64_t len)
+                    uint64_t snapid, uint64_t off, uint64_t len)
 {
   struct local_fd_ref ref;
   uint64_t size;
@@ -239,7 +239,7 @@ void local_prefetch(struct objstore_backend_pool *bp, const char *oid,
   size_t klen = local_obj_key(bp->ns, oid, key, sizeof key);
   if (bp->marks[local_obj_lock_byte(key, klen)])
     return;
-  if (open_at(bp, oid, OBJSTORE_SNAP_HEAD, &ref, &size, NULL) < 0)
+  if (open_at(bp, oid, snapid, &ref, &size, NULL) < 0)
     return;
   if (off < size) /* starts the reads, does not wait for them */
     posix_fadvise(ref.fd, (off_t)off,
