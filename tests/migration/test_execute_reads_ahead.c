@@ -52,26 +52,37 @@ int posix_fadvise(int fd, off_t off, off_t len, int advice)
 static int setup(void **state) { return image_env_setup(state, "ahead"); }
 static int teardown(void **state) { return image_env_teardown(state); }
 
+static char want[OBJECTS * OBJECT];
+
+/* Image NAME of IO, OBJECTS objects of OBJECT bytes, written with WANT
+ * (SEED varies it); left open in *IMG. */
+static void make_image(lbd_ioctx_t *io, const char *name, int seed,
+                       lbd_image_t **img)
+{
+  struct lbd_image_options o = {.size = OBJECTS * OBJECT,
+                                .object_size = OBJECT};
+  assert_int_equal(lbd_create(io, name, &o), 0);
+  assert_int_equal(lbd_open(io, name, NULL, 0, img), 0);
+  for (size_t i = 0; i < sizeof want; i++)
+    want[i] = (char)(i / 4096 * seed + 1);
+  assert_int_equal(lbd_write(*img, 0, sizeof want, want),
+                   (ssize_t)sizeof want);
+}
+
 static void execute_hints_every_source_object(void **state)
 {
   struct image_env *e = *state;
   if (image_env_rados(1))
     skip(); /* a hint of the local backend's files */
-  struct lbd_image_options o = {.size = OBJECTS * OBJECT,
-                                .object_size = OBJECT};
-  assert_int_equal(lbd_create(e->io, "vm", &o), 0);
   lbd_image_t *img;
-  assert_int_equal(lbd_open(e->io, "vm", NULL, 0, &img), 0);
-  static char want[OBJECTS * OBJECT];
-  for (size_t i = 0; i < sizeof want; i++)
-    want[i] = (char)(i / 4096 * 7 + 1);
-  assert_int_equal(lbd_write(img, 0, sizeof want, want), (ssize_t)sizeof want);
+  make_image(e->io, "vm", 7, &img);
   assert_int_equal(lbd_close(img), 0);
 
   lbd_ioctx_t *p2 = image_env_pool(e, "p2");
   struct lbd_image_options to = {.object_size = 2 * OBJECT};
   assert_int_equal(lbd_migration_prepare(e->io, "vm", p2, "vm", &to, false),
                    0);
+  nhinted = 0;
   __atomic_store_n(&recording, true, __ATOMIC_SEQ_CST);
   assert_int_equal(lbd_migration_execute(p2, "vm", 4, NULL, NULL), 0);
   __atomic_store_n(&recording, false, __ATOMIC_SEQ_CST);
@@ -91,15 +102,8 @@ static void flatten_hints_every_parent_object(void **state)
   struct image_env *e = *state;
   if (image_env_rados(1))
     skip();
-  struct lbd_image_options o = {.size = OBJECTS * OBJECT,
-                                .object_size = OBJECT};
-  assert_int_equal(lbd_create(e->io, "base", &o), 0);
   lbd_image_t *img;
-  assert_int_equal(lbd_open(e->io, "base", NULL, 0, &img), 0);
-  static char want[OBJECTS * OBJECT];
-  for (size_t i = 0; i < sizeof want; i++)
-    want[i] = (char)(i / 4096 * 5 + 3);
-  assert_int_equal(lbd_write(img, 0, sizeof want, want), (ssize_t)sizeof want);
+  make_image(e->io, "base", 5, &img);
   assert_int_equal(lbd_snap_create(img, "s"), 0);
   assert_int_equal(lbd_snap_protect(img, "s"), 0);
   assert_int_equal(lbd_close(img), 0);
