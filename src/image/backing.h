@@ -34,7 +34,8 @@ struct image_backing_ops {
    * count, not what it reads from a parent of its own. */
   int (*may_have_data)(struct image_backing *b, uint64_t snap, uint64_t off,
                        uint64_t len, bool own);
-  /* Optional hint: [OFF, OFF+LEN) of the head will be read soon. */
+  /* Optional hint: [OFF, OFF+LEN), as the child's head sees it, will be
+   * read soon. */
   void (*prefetch)(struct image_backing *b, uint64_t off, uint64_t len);
 };
 

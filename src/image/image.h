@@ -321,8 +321,8 @@ int image_object_map_released(struct lbd_image *img);
 void image_data_oid(const struct lbd_image *img, uint64_t objectno,
                     char *buf, size_t size);
 /* A hint: [OFF, OFF+LEN) of IMG (at its snapshot, if opened at one) will
- * be read soon; the store
- * may start reading its objects (objstore_prefetch).  Never waits. */
+ * be read soon; the store may start reading its objects
+ * (objstore_prefetch).  Never waits. */
 void image_prefetch(struct lbd_image *img, uint64_t off, uint64_t len);
 
 /* The image has (next to) none of the objects yet: a copy-up reads the

@@ -104,13 +104,10 @@ static void prefetch_next(struct lbd_image *img, uint64_t off, uint64_t len,
   uint64_t end = off + len;
   bool sequential = atomic_exchange(&img->read_next, end) == off;
   uint64_t next = (end + l->object_size - 1) / l->object_size;
-  if (!sequential || img->snap_id != OBJSTORE_SNAP_HEAD ||
-      l->stripe_count != 1 || len < l->object_size / 4 ||
+  if (!sequential || l->stripe_count != 1 || len < l->object_size / 4 ||
       next * l->object_size >= size)
     return;
-  char oid[96];
-  image_data_oid(img, next, oid, sizeof oid);
-  objstore_prefetch(img->data, oid, OBJSTORE_SNAP_HEAD, 0, l->object_size);
+  image_prefetch(img, next * l->object_size, l->object_size);
 }
 
 ssize_t lbd_read(lbd_image_t *img, uint64_t off, size_t len, void *buf)
